@@ -1,0 +1,790 @@
+// attachable-slab: the slab hierarchy behind slab_cache and slab_box.
+//
+// The theory of operation (glossary, slab picture, lock order, invariants) is at the top of
+// <attachable/slab_cache.hpp>; this file implements it. Everything here is internal.
+#ifndef ATTACHABLE_DETAIL_SLAB_HIERARCHY_HPP
+#define ATTACHABLE_DETAIL_SLAB_HIERARCHY_HPP
+
+#include <attachable/config.hpp>
+#include <attachable/detail/bits.hpp>
+#include <attachable/hooks.hpp>
+#include <attachable/lock.hpp>
+#include <attachable/result.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <type_traits>
+
+namespace attachable
+{
+
+/// A snapshot of one cache hierarchy, taken under its lock.
+struct slab_stats
+{
+  std::size_t slabs = 0;             ///< slabs held, master included
+  std::size_t empty_slabs = 0;       ///< slabs with no live object, master included
+  std::size_t live_objects = 0;      ///< occupied slots: boxes, raw slots, released objects
+  std::size_t capacity = 0;          ///< slots in all slabs held
+  std::size_t peak_live_objects = 0; ///< the most live_objects ever seen at once
+  std::size_t reserved_objects = 0;  ///< the floor set by the last reserve()
+  std::size_t hook_allocs = 0;       ///< alloc-hook calls that returned memory
+  std::size_t hook_frees = 0;        ///< free-hook calls
+  std::size_t hook_failures = 0;     ///< alloc-hook nulls or misaligned blocks, free-hook errors
+};
+
+namespace detail
+{
+
+// T as slab_cache may store it. The rules have their own messages in slab_hierarchy.
+template <class T>
+concept storable_object = requires { sizeof(T); } && std::is_object_v<T> && !std::is_array_v<T> &&
+                          !std::is_abstract_v<T> && std::is_destructible_v<T> &&
+                          std::is_same_v<T, std::remove_cv_t<T>>;
+
+// One distinct, never-merged address per cache type: a slab remembers which cache type made
+// it, so that a pointer from a cache of another T or Lock is rejected.
+template <class T, class Lock, std::size_t SlabSize>
+inline char cache_identity = 0;
+
+inline constexpr std::uint32_t no_slot = 0xFFFF'FFFFu;
+
+// Chosen so that zeroed or recycled memory does not look like a live slab header; mixed with
+// the header's own address so that a copy of a header elsewhere does not either.
+inline constexpr std::uintptr_t slab_magic = static_cast<std::uintptr_t>(0x5AB1'A77A'C4AB'1E5AULL);
+
+template <class T, class Lock, std::size_t SlabSize>
+class slab_hierarchy
+{
+  // When a rule is broken, lay out a harmless stand-in so that only the rule's message shows.
+  static constexpr bool valid_object = storable_object<T>;
+  static constexpr bool valid_lock = slab_lock<Lock>;
+  using object_type = std::conditional_t<valid_object, T, std::uint32_t>;
+  using lock_type = std::conditional_t<valid_lock, Lock, no_lock>;
+
+public:
+  static_assert(is_power_of_two(SlabSize),
+                "attachable::slab_cache: SlabSize must be a power of two, because an object finds "
+                "its slab by masking its address; use e.g. 4096 or 65536.");
+  static_assert(requires { sizeof(T); },
+                "attachable::slab_cache: T must be a complete type, because the slot size is "
+                "sizeof(T); include T's definition before instantiating the cache.");
+  static_assert(std::is_object_v<T> && !std::is_array_v<T>,
+                "attachable::slab_cache: T must be a non-array object type, because each slot "
+                "holds one object; wrap arrays, references and functions in a struct.");
+  static_assert(std::is_same_v<T, std::remove_cv_t<T>>,
+                "attachable::slab_cache: T must not be const or volatile, because the cache "
+                "writes free-list links into free slots; use the unqualified type.");
+  static_assert(!std::is_abstract_v<T>,
+                "attachable::slab_cache: T must not be abstract, because the cache constructs T "
+                "itself; use a slab_cache of the concrete derived type.");
+  static_assert(std::is_destructible_v<T>,
+                "attachable::slab_cache: T must be destructible, because slab_box destroys it; "
+                "give T a public, non-deleted destructor.");
+  static_assert(nothrow_lock_constructible<Lock> && lockable<Lock>,
+                "attachable::slab_cache: Lock must satisfy attachable::slab_lock, because the "
+                "master constructs and takes it; give it noexcept default construction, lock() "
+                "and unlock(), or use spin_lock or no_lock.");
+  static_assert(fits_in_slab_header<Lock>,
+                "attachable::slab_cache: Lock must be at most 16 bytes, because it lives in the "
+                "master slab's header; keep the lock's state small or hold it by pointer.");
+
+  static constexpr std::size_t slab_size = SlabSize;
+  // A free slot stores a 32-bit index, so a slot is at least 4 bytes and 4-byte aligned.
+  static constexpr std::size_t slot_align = max_of(alignof(object_type), alignof(std::uint32_t));
+  static constexpr std::size_t slot_size =
+      align_up(max_of(sizeof(object_type), sizeof(std::uint32_t)), slot_align);
+
+  struct slab;
+  struct master;
+
+  // Fields every slab header has. The occupied-slot bitmap follows in `slab`.
+  struct slab_fields
+  {
+    std::uintptr_t magic;        // slab_magic ^ this header's address; zero once released
+    const void* identity;        // &cache_identity<T, Lock, SlabSize>
+    master* owner;               // the hierarchy's master state
+    slab* prev;                  // links in the master's available list (lock held)
+    slab* next;                  //
+    std::uint32_t slots_offset;  // bytes from the slab's start to slot 0
+    std::uint32_t capacity;      // slots in this slab
+    std::uint32_t bump;          // slots at or above this index were never handed out
+    std::uint32_t free_head;     // first slot of the free list, or no_slot
+    std::uint32_t live;          // occupied slots
+    std::uint32_t in_list;       // 1 while on the available list (has a free slot)
+  };
+
+private:
+  static constexpr std::size_t bits_per_word = 32;
+  static constexpr std::size_t words_for(std::size_t slots)
+  {
+    return (slots + bits_per_word - 1) / bits_per_word;
+  }
+  static constexpr std::size_t slave_header_bytes(std::size_t slots)
+  {
+    return align_up(align_up(sizeof(slab_fields) + 4 * words_for(slots), alignof(slab_fields)),
+                    slot_align);
+  }
+  // The largest slot count whose header, bitmap and slots fit in one slab.
+  static constexpr std::size_t compute_objects_per_slab()
+  {
+    if (SlabSize <= sizeof(slab_fields))
+    {
+      return 0;
+    }
+    // Each slot costs slot_size bytes plus one bitmap bit: start from that estimate and step
+    // down past rounding, a handful of iterations at most.
+    std::size_t slots = (SlabSize - sizeof(slab_fields)) * 8 / (slot_size * 8 + 1) + 1;
+    while (slots > 0 && slave_header_bytes(slots) + slots * slot_size > SlabSize)
+    {
+      --slots;
+    }
+    return slots;
+  }
+
+public:
+  static constexpr std::size_t objects_per_slab = compute_objects_per_slab();
+  static constexpr std::size_t bitmap_words = words_for(objects_per_slab);
+
+  struct slab : slab_fields
+  {
+    std::uint32_t occupied[bitmap_words > 0 ? bitmap_words : 1];
+  };
+
+  // State that only the master slab carries, right after its slab header.
+  struct master
+  {
+    [[no_unique_address]] lock_type lock;
+    std::size_t handles = 1;  // slab_cache objects that point here
+    std::size_t in_flight = 0; // hook calls running outside the lock for a free
+    slab* head = nullptr;     // available list: slabs with a free slot, partial ones first
+    slab* tail = nullptr;
+    std::size_t empty_slaves = 0;
+    std::size_t reserve_floor = 0;
+    slab_stats stats;
+  };
+
+  static constexpr std::size_t slave_slots_offset = align_up(sizeof(slab), slot_align);
+  static constexpr std::size_t master_state_offset = align_up(sizeof(slab), alignof(master));
+  static constexpr std::size_t master_slots_offset =
+      align_up(master_state_offset + sizeof(master), slot_align);
+  static constexpr std::size_t objects_per_master =
+      SlabSize > master_slots_offset ? (SlabSize - master_slots_offset) / slot_size : 0;
+
+  static_assert(objects_per_master >= 2,
+                "attachable::slab_cache: the master slab must hold its header plus at least two "
+                "objects of T, because a cache that fills its first slab with one object has no "
+                "room to amortise its bookkeeping; raise SlabSize (e.g. to 65536) or shrink T.");
+  static_assert(objects_per_slab < no_slot,
+                "attachable::slab_cache: a slab must hold fewer than 2^32 - 1 objects, because "
+                "free slots keep a 32-bit index; lower SlabSize.");
+  static_assert(slave_slots_offset + objects_per_slab * slot_size <= SlabSize || !valid_object,
+                "attachable::slab_cache: internal layout error; please report it.");
+
+  // ---- addressing --------------------------------------------------------------------------
+
+  [[nodiscard]] static slab* slab_of(const void* pointer) noexcept
+  {
+    return reinterpret_cast<slab*>(address_of(pointer) & ~(std::uintptr_t{SlabSize} - 1));
+  }
+
+  [[nodiscard]] static std::byte* slot_at(slab* s, std::uint32_t index) noexcept
+  {
+    return reinterpret_cast<std::byte*>(s) + s->slots_offset + std::size_t{index} * slot_size;
+  }
+
+  [[nodiscard]] static std::uint32_t index_of(const slab* s, const void* pointer) noexcept
+  {
+    return static_cast<std::uint32_t>((address_of(pointer) - address_of(s) - s->slots_offset) /
+                                      slot_size);
+  }
+
+  [[nodiscard]] static slab* master_slab(master* m) noexcept { return slab_of(m); }
+
+  [[nodiscard]] static const void* identity() noexcept
+  {
+    return &cache_identity<T, Lock, SlabSize>;
+  }
+
+  [[nodiscard]] static std::uintptr_t magic_for(const slab* s) noexcept
+  {
+    return slab_magic ^ address_of(s);
+  }
+
+  // ---- the slab lifecycle (hooks run outside the lock) -------------------------------------
+
+  // What a hook call did, applied to the stats under the lock afterwards.
+  struct hook_outcome
+  {
+    void* memory = nullptr;
+    slab_error error = slab_error::out_of_memory;
+    std::size_t allocs = 0;
+    std::size_t frees = 0;
+    std::size_t failures = 0;
+
+    void apply_to(slab_stats& stats) const noexcept
+    {
+      stats.hook_allocs += allocs;
+      stats.hook_frees += frees;
+      stats.hook_failures += failures;
+    }
+  };
+
+  // Context: lock NOT held; calls the alloc hook, and the free hook on misaligned memory.
+  [[nodiscard]] static hook_outcome obtain_slab_memory() noexcept
+  {
+    hook_outcome outcome;
+    void* memory = attachable_slab_alloc(SlabSize, SlabSize);
+    if (memory == nullptr)
+    {
+      outcome.failures = 1;
+      outcome.error = slab_error::out_of_memory;
+      return outcome;
+    }
+    outcome.allocs = 1;
+    if ((address_of(memory) & (SlabSize - 1)) != 0)
+    {
+      // Never keep a block we cannot mask back to: hand it straight back.
+      outcome.failures = attachable_slab_free(memory, SlabSize, SlabSize) == 0 ? 1 : 2;
+      outcome.frees = 1;
+      outcome.error = slab_error::alignment_mismatch;
+      return outcome;
+    }
+    outcome.memory = memory;
+    return outcome;
+  }
+
+  // Context: lock NOT held. Returns: true if the free hook reported success.
+  static bool return_slab_memory(slab* s) noexcept
+  {
+    s->magic = 0; // a stale pointer into this block must no longer pass validation
+    return attachable_slab_free(s, SlabSize, SlabSize) == 0;
+  }
+
+  static slab* format_slab(void* memory, master* owner, std::size_t slots_offset,
+                           std::size_t capacity) noexcept
+  {
+    // The bitmap is not cleared: bits at or above `bump` are never read, and each is written
+    // before its slot is first handed out. That keeps adding a slab O(1) whatever its size.
+    slab* s = ::new (memory) slab;
+    s->magic = magic_for(s);
+    s->identity = identity();
+    s->owner = owner;
+    s->prev = nullptr;
+    s->next = nullptr;
+    s->slots_offset = static_cast<std::uint32_t>(slots_offset);
+    s->capacity = static_cast<std::uint32_t>(capacity);
+    s->bump = 0;
+    s->free_head = no_slot;
+    s->live = 0;
+    s->in_list = 0;
+    return s;
+  }
+
+  // Context: lock NOT held; calls the alloc hook once.
+  [[nodiscard]] static result<master*> create_master() noexcept
+  {
+    const hook_outcome outcome = obtain_slab_memory();
+    if (outcome.memory == nullptr)
+    {
+      return outcome.error;
+    }
+    auto* bytes = static_cast<std::byte*>(outcome.memory);
+    master* m = ::new (bytes + master_state_offset) master{};
+    slab* s = format_slab(bytes, m, master_slots_offset, objects_per_master);
+    push_back(m, s);
+    m->stats.slabs = 1;
+    m->stats.empty_slabs = 1;
+    m->stats.capacity = objects_per_master;
+    outcome.apply_to(m->stats);
+    return m;
+  }
+
+  // Gives every slab back. Context: no other reference to the hierarchy exists, so no lock.
+  static void destroy(master* m) noexcept
+  {
+    slab* const master_block = master_slab(m);
+    for (slab* s = m->head; s != nullptr;)
+    {
+      slab* const next = s->next;
+      if (s != master_block)
+      {
+        return_slab_memory(s);
+      }
+      s = next;
+    }
+    m->~master();
+    return_slab_memory(master_block);
+  }
+
+  // ---- the available list (lock held) ------------------------------------------------------
+
+  static void push_front(master* m, slab* s) noexcept
+  {
+    s->prev = nullptr;
+    s->next = m->head;
+    (m->head != nullptr ? m->head->prev : m->tail) = s;
+    m->head = s;
+    s->in_list = 1;
+  }
+
+  static void push_back(master* m, slab* s) noexcept
+  {
+    s->next = nullptr;
+    s->prev = m->tail;
+    (m->tail != nullptr ? m->tail->next : m->head) = s;
+    m->tail = s;
+    s->in_list = 1;
+  }
+
+  static void unlink(master* m, slab* s) noexcept
+  {
+    (s->prev != nullptr ? s->prev->next : m->head) = s->next;
+    (s->next != nullptr ? s->next->prev : m->tail) = s->prev;
+    s->prev = nullptr;
+    s->next = nullptr;
+    s->in_list = 0;
+  }
+
+  // ---- slots (lock held) -------------------------------------------------------------------
+
+  [[nodiscard]] static bool is_occupied(const slab* s, std::uint32_t index) noexcept
+  {
+    return ((s->occupied[index / bits_per_word] >> (index % bits_per_word)) & 1u) != 0;
+  }
+
+  [[nodiscard]] static std::uint32_t next_free(slab* s, std::uint32_t index) noexcept
+  {
+    std::uint32_t next;
+    __builtin_memcpy(&next, slot_at(s, index), sizeof next);
+    return next;
+  }
+
+  static void set_next_free(slab* s, std::uint32_t index, std::uint32_t next) noexcept
+  {
+    __builtin_memcpy(slot_at(s, index), &next, sizeof next);
+  }
+
+  // Takes a free slot from the first available slab.
+  // Returns: the slot; out_of_memory when no slab has one (the caller grows); fatal_error when
+  // the free list was found corrupted (it is dropped, and the slab stays consistent).
+  // Context: lock held.
+  [[nodiscard]] static result<void*> take_slot(master* m) noexcept
+  {
+    slab* const s = m->head;
+    if (s == nullptr) [[unlikely]]
+    {
+      return slab_error::out_of_memory;
+    }
+    std::uint32_t index = s->free_head;
+    if (index != no_slot)
+    {
+      // Validated before use: a user's write after free can corrupt the link, and following
+      // it would hand out a live slot or write outside the slab.
+      if (index >= s->bump || is_occupied(s, index)) [[unlikely]]
+      {
+        return drop_corrupted_free_list(m, s);
+      }
+      s->free_head = next_free(s, index);
+      s->occupied[index / bits_per_word] |= 1u << (index % bits_per_word);
+    }
+    else
+    {
+      index = s->bump++;
+      std::uint32_t& fresh_word = s->occupied[index / bits_per_word];
+      const std::uint32_t bit = 1u << (index % bits_per_word);
+      // Bits above `bump` are stale, so a word is overwritten when the bump index enters it.
+      fresh_word = index % bits_per_word == 0 ? bit : (fresh_word | bit);
+    }
+    if (s->live++ == 0)
+    {
+      --m->stats.empty_slabs;
+      if (s != master_slab(m))
+      {
+        --m->empty_slaves;
+      }
+    }
+    if (s->free_head == no_slot && s->bump == s->capacity)
+    {
+      unlink(m, s);
+    }
+    if (++m->stats.live_objects > m->stats.peak_live_objects)
+    {
+      m->stats.peak_live_objects = m->stats.live_objects;
+    }
+    return static_cast<void*>(slot_at(s, index));
+  }
+
+  ATTACHABLE_NOINLINE static slab_error drop_corrupted_free_list(master* m, slab* s) noexcept
+  {
+    s->free_head = no_slot;
+    if (s->live == 0)
+    {
+      s->bump = 0; // every slot is free anyway: start the slab over
+    }
+    else if (s->bump == s->capacity)
+    {
+      unlink(m, s);
+    }
+    return slab_error::fatal_error;
+  }
+
+  // Puts a live slot back.
+  // Returns: a slave that became empty and must go back to the free hook once the lock is
+  // dropped (already detached and counted), or null.
+  // Context: lock held.
+  [[nodiscard]] static slab* put_slot(master* m, slab* s, std::uint32_t index) noexcept
+  {
+    s->occupied[index / bits_per_word] &= ~(1u << (index % bits_per_word));
+    set_next_free(s, index, s->free_head);
+    s->free_head = index;
+    --m->stats.live_objects;
+    if (s->in_list == 0)
+    {
+      push_front(m, s); // partial slabs go first, so empty ones can drain
+    }
+    if (--s->live == 0) [[unlikely]]
+    {
+      return became_empty(m, s);
+    }
+    return nullptr;
+  }
+
+  static slab* became_empty(master* m, slab* s) noexcept
+  {
+    // Reuse starts again from slot 0 in address order, whatever order the frees came in.
+    s->free_head = no_slot;
+    s->bump = 0;
+    ++m->stats.empty_slabs;
+    if (s != master_slab(m))
+    {
+      if (m->empty_slaves > 0 && m->stats.capacity - objects_per_slab >= m->reserve_floor)
+      {
+        detach_empty_slave(m, s);
+        ++m->in_flight;
+        return s;
+      }
+      ++m->empty_slaves;
+    }
+    if (s->next != nullptr)
+    {
+      unlink(m, s);
+      push_back(m, s);
+    }
+    return nullptr;
+  }
+
+  // Counts the slab as returned. Context: lock held; the caller calls the free hook after
+  // dropping the lock.
+  static void detach_empty_slave(master* m, slab* s) noexcept
+  {
+    unlink(m, s);
+    --m->stats.slabs;
+    --m->stats.empty_slabs;
+    m->stats.capacity -= objects_per_slab;
+    ++m->stats.hook_frees;
+  }
+
+  [[nodiscard]] static bool is_dead(const master* m) noexcept
+  {
+    return m->handles == 0 && m->stats.live_objects == 0 && m->in_flight == 0;
+  }
+
+  // ---- operations (each takes and drops the lock itself) -----------------------------------
+
+  // Context: lock NOT held; may call the free hook.
+  static void finish_release(master* m, slab* released) noexcept
+  {
+    const bool returned = return_slab_memory(released);
+    m->lock.lock();
+    --m->in_flight;
+    if (!returned)
+    {
+      ++m->stats.hook_failures;
+    }
+    const bool dead = is_dead(m);
+    m->lock.unlock();
+    if (dead)
+    {
+      destroy(m);
+    }
+  }
+
+  // Frees a slot known to be live (from a slab_box). Context: any; takes the lock; may call
+  // the free hook.
+  static void free_live_slot(void* pointer) noexcept
+  {
+    slab* const s = slab_of(pointer);
+    master* const m = s->owner;
+    m->lock.lock();
+    slab* const released = put_slot(m, s, index_of(s, pointer));
+    const bool dead = released == nullptr && is_dead(m);
+    m->lock.unlock();
+    if (released != nullptr)
+    {
+      finish_release(m, released);
+    }
+    else if (dead)
+    {
+      destroy(m);
+    }
+  }
+
+  // The checks that need no lock: the header is ours and the pointer is on a slot boundary.
+  [[nodiscard]] static slab* find_slot_slab(const void* pointer, std::uint32_t& index) noexcept
+  {
+    if (pointer == nullptr)
+    {
+      return nullptr;
+    }
+    slab* const s = slab_of(pointer);
+    if (s->magic != magic_for(s) || s->identity != identity())
+    {
+      return nullptr;
+    }
+    const std::uintptr_t offset = address_of(pointer) - address_of(s);
+    if (offset < s->slots_offset || (offset - s->slots_offset) % slot_size != 0)
+    {
+      return nullptr;
+    }
+    const std::uintptr_t slot = (offset - s->slots_offset) / slot_size;
+    if (slot >= s->capacity)
+    {
+      return nullptr;
+    }
+    index = static_cast<std::uint32_t>(slot);
+    return s;
+  }
+
+  // Returns: why a slot of `s` is not live, or nothing if it is. Context: lock held.
+  [[nodiscard]] static result<void> check_live(const slab* s, std::uint32_t index) noexcept
+  {
+    if (index >= s->bump)
+    {
+      return slab_error::invalid_pointer;
+    }
+    if (!is_occupied(s, index))
+    {
+      return slab_error::double_free;
+    }
+    return {};
+  }
+
+  // Context: any; takes the lock; may call the free hook.
+  [[nodiscard]] static result<void> deallocate(void* pointer) noexcept
+  {
+    std::uint32_t index = 0;
+    slab* const s = find_slot_slab(pointer, index);
+    if (s == nullptr)
+    {
+      return slab_error::invalid_pointer;
+    }
+    master* const m = s->owner;
+    m->lock.lock();
+    if (const result<void> live = check_live(s, index); !live)
+    {
+      m->lock.unlock();
+      return live;
+    }
+    slab* const released = put_slot(m, s, index);
+    const bool dead = released == nullptr && is_dead(m);
+    m->lock.unlock();
+    if (released != nullptr)
+    {
+      finish_release(m, released);
+    }
+    else if (dead)
+    {
+      destroy(m);
+    }
+    return {};
+  }
+
+  // Returns: nothing if `pointer` is a live slot of this cache type. Context: takes the lock.
+  [[nodiscard]] static result<void> validate_live(const void* pointer) noexcept
+  {
+    std::uint32_t index = 0;
+    slab* const s = find_slot_slab(pointer, index);
+    if (s == nullptr)
+    {
+      return slab_error::invalid_pointer;
+    }
+    master* const m = s->owner;
+    m->lock.lock();
+    const result<void> live = check_live(s, index);
+    m->lock.unlock();
+    return live;
+  }
+
+  // Context: takes the lock; calls the alloc hook (without the lock) when every slab is full.
+  [[nodiscard]] static result<void*> allocate(master* m) noexcept
+  {
+    m->lock.lock();
+    result<void*> slot = take_slot(m);
+    m->lock.unlock();
+    if (slot.has_value() || slot.error() != slab_error::out_of_memory) [[likely]]
+    {
+      return slot;
+    }
+    return grow_and_allocate(m);
+  }
+
+  ATTACHABLE_NOINLINE static result<void*> grow_and_allocate(master* m) noexcept
+  {
+    const hook_outcome outcome = obtain_slab_memory();
+    m->lock.lock();
+    outcome.apply_to(m->stats);
+    if (outcome.memory == nullptr)
+    {
+      m->lock.unlock();
+      return outcome.error;
+    }
+    // At the front, so the slot we take next comes from this slab even if another thread
+    // freed a slot elsewhere meanwhile.
+    push_front(m, add_empty_slave(m, outcome.memory));
+    result<void*> slot = take_slot(m);
+    m->lock.unlock();
+    return slot;
+  }
+
+  // Context: lock held.
+  static slab* add_empty_slave(master* m, void* memory) noexcept
+  {
+    slab* s = format_slab(memory, m, slave_slots_offset, objects_per_slab);
+    ++m->stats.slabs;
+    ++m->stats.empty_slabs;
+    ++m->empty_slaves;
+    m->stats.capacity += objects_per_slab;
+    return s;
+  }
+
+  // Context: takes the lock; calls the alloc hook (without the lock) until capacity >= n.
+  [[nodiscard]] static result<void> reserve(master* m, std::size_t objects) noexcept
+  {
+    m->lock.lock();
+    m->reserve_floor = objects;
+    m->stats.reserved_objects = objects;
+    bool short_of_capacity = m->stats.capacity < objects;
+    m->lock.unlock();
+    while (short_of_capacity)
+    {
+      const hook_outcome outcome = obtain_slab_memory();
+      m->lock.lock();
+      outcome.apply_to(m->stats);
+      if (outcome.memory == nullptr)
+      {
+        m->lock.unlock();
+        return outcome.error;
+      }
+      push_back(m, add_empty_slave(m, outcome.memory));
+      short_of_capacity = m->stats.capacity < objects;
+      m->lock.unlock();
+    }
+    return {};
+  }
+
+  // Context: takes the lock; calls the free hook (without the lock) once per slab returned.
+  // Complexity: O(slabs held).
+  static std::size_t shrink(master* m) noexcept
+  {
+    slab* released = nullptr;
+    std::size_t count = 0;
+    m->lock.lock();
+    slab* const master_block = master_slab(m);
+    for (slab* s = m->head; s != nullptr;)
+    {
+      slab* const next = s->next;
+      if (s != master_block && s->live == 0 &&
+          m->stats.capacity - objects_per_slab >= m->reserve_floor)
+      {
+        detach_empty_slave(m, s);
+        --m->empty_slaves;
+        s->next = released;
+        released = s;
+        ++count;
+      }
+      s = next;
+    }
+    m->lock.unlock();
+    std::size_t failures = 0;
+    while (released != nullptr)
+    {
+      slab* const next = released->next;
+      failures += return_slab_memory(released) ? 0u : 1u;
+      released = next;
+    }
+    if (failures != 0)
+    {
+      m->lock.lock();
+      m->stats.hook_failures += failures;
+      m->lock.unlock();
+    }
+    return count;
+  }
+
+  [[nodiscard]] static slab_stats stats(master* m) noexcept
+  {
+    m->lock.lock();
+    const slab_stats snapshot = m->stats;
+    m->lock.unlock();
+    return snapshot;
+  }
+
+  // Context: takes the lock.
+  static void retain(master* m) noexcept
+  {
+    m->lock.lock();
+    ++m->handles;
+    m->lock.unlock();
+  }
+
+  // Context: takes the lock; returns the hierarchy if this was the last reference.
+  static void release_handle(master* m) noexcept
+  {
+    m->lock.lock();
+    --m->handles;
+    const bool dead = is_dead(m);
+    m->lock.unlock();
+    if (dead)
+    {
+      destroy(m);
+    }
+  }
+
+  // Returns: the master `handle` points to, creating and publishing one if it has none.
+  // Context: calls the alloc hook when it creates; concurrent first users race to publish,
+  // and a loser gives its fresh slab straight back, so exactly one master survives.
+  [[nodiscard]] static result<master*> master_of(std::atomic<master*>& handle) noexcept
+  {
+    master* m = handle.load(std::memory_order_acquire);
+    if (m != nullptr) [[likely]]
+    {
+      return m;
+    }
+    return publish_new_master(handle);
+  }
+
+  ATTACHABLE_NOINLINE static result<master*> publish_new_master(
+      std::atomic<master*>& handle) noexcept
+  {
+    result<master*> created = create_master();
+    if (!created)
+    {
+      return created;
+    }
+    master* expected = nullptr;
+    if (handle.compare_exchange_strong(expected, *created, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+    {
+      return created;
+    }
+    destroy(*created);
+    return expected;
+  }
+};
+
+} // namespace detail
+} // namespace attachable
+
+#endif // ATTACHABLE_DETAIL_SLAB_HIERARCHY_HPP
