@@ -30,10 +30,12 @@
 #define ATTACHABLE_LIKELY(x) __builtin_expect(!!(x), 1)
 #define ATTACHABLE_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define ATTACHABLE_NOINLINE __attribute__((noinline))
+#define ATTACHABLE_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define ATTACHABLE_LIKELY(x) (x)
 #define ATTACHABLE_UNLIKELY(x) (x)
 #define ATTACHABLE_NOINLINE
+#define ATTACHABLE_ALWAYS_INLINE inline
 #endif
 
 #endif // ATTACHABLE_CONFIG_HPP

@@ -59,7 +59,7 @@ extern "C"
 /// `void* alloc_fn(attachable::layout) noexcept` and
 /// `attachable::result<void> free_fn(void*, attachable::layout) noexcept`.
 /// Use it once per program, at namespace scope.
-#define ATTACHABLE_DEFINE_ALLOCATION_HOOKS(alloc_fn, free_fn)                                     \
+#define ATTACHABLE_DEFINE_ALLOCATION_HOOKS(alloc_fn, free_fn)                                      \
   extern "C" void* attachable_slab_alloc(::std::size_t size, ::std::size_t align) noexcept         \
   {                                                                                                \
     static_assert(::std::is_same_v<decltype(alloc_fn(::attachable::layout{})), void*>,             \
@@ -73,12 +73,11 @@ extern "C"
   }                                                                                                \
   extern "C" int attachable_slab_free(void* ptr, ::std::size_t size, ::std::size_t align) noexcept \
   {                                                                                                \
-    static_assert(                                                                                 \
-        ::std::is_same_v<decltype(free_fn(nullptr, ::attachable::layout{})),                       \
-                         ::attachable::result<void>>,                                              \
-        "ATTACHABLE_DEFINE_ALLOCATION_HOOKS: the free function must return "                       \
-        "attachable::result<void>, because its failure is counted; declare it as "                 \
-        "attachable::result<void> free_fn(void*, attachable::layout) noexcept.");                  \
+    static_assert(::std::is_same_v<decltype(free_fn(nullptr, ::attachable::layout{})),             \
+                                   ::attachable::result<void>>,                                    \
+                  "ATTACHABLE_DEFINE_ALLOCATION_HOOKS: the free function must return "             \
+                  "attachable::result<void>, because its failure is counted; declare it as "       \
+                  "attachable::result<void> free_fn(void*, attachable::layout) noexcept.");        \
     static_assert(noexcept(free_fn(nullptr, ::attachable::layout{})),                              \
                   "ATTACHABLE_DEFINE_ALLOCATION_HOOKS: the free function must be noexcept, "       \
                   "because a hook may run where exceptions cannot unwind; mark it noexcept.");     \

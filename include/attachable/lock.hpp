@@ -28,7 +28,8 @@ concept nothrow_lock_constructible = std::is_nothrow_default_constructible_v<Loc
 
 /// A type with lock() and unlock().
 template <class Lock>
-concept lockable = requires(Lock& lock) {
+concept lockable = requires(Lock& lock)
+{
   lock.lock();
   lock.unlock();
 };
@@ -58,7 +59,7 @@ class spin_lock
 {
 public:
   constexpr spin_lock() noexcept = default;
-  spin_lock(const spin_lock&) = delete; ///< A lock guards one place; it is never copied.
+  spin_lock(const spin_lock&) = delete;            ///< A lock guards one place; it is never copied.
   spin_lock& operator=(const spin_lock&) = delete; ///< A lock guards one place.
 
   void lock() noexcept

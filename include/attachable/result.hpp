@@ -67,6 +67,25 @@ struct result_storage
   constexpr result_storage(slab_error error) noexcept : error_(error), has_value_(false) {}
 };
 
+// Scalars (pointers above all) sit beside the error instead of sharing a union with it: the
+// compiler then keeps a result<void*> in two registers instead of spilling it to the stack.
+template <class T>
+requires std::is_scalar_v<T>
+struct result_storage<T, true>
+{
+  T value_;
+  slab_error error_;
+  bool has_value_;
+
+  constexpr result_storage(T value) noexcept
+      : value_(value), error_(slab_error::fatal_error), has_value_(true)
+  {
+  }
+  constexpr result_storage(slab_error error) noexcept : value_(), error_(error), has_value_(false)
+  {
+  }
+};
+
 template <class T>
 struct result_storage<T, false>
 {
@@ -88,32 +107,30 @@ struct result_storage<T, false>
   constexpr result_storage(slab_error error) noexcept : error_(error), has_value_(false) {}
 
   constexpr result_storage(const result_storage& other) noexcept(
-      std::is_nothrow_copy_constructible_v<T>)
-    requires std::is_copy_constructible_v<T>
+      std::is_nothrow_copy_constructible_v<T>) requires std::is_copy_constructible_v<T>
       : has_value_(other.has_value_)
   {
     construct_from(other);
   }
 
   constexpr result_storage(result_storage&& other) noexcept(
-      std::is_nothrow_move_constructible_v<T>)
-    requires std::is_move_constructible_v<T>
+      std::is_nothrow_move_constructible_v<T>) requires std::is_move_constructible_v<T>
       : has_value_(other.has_value_)
   {
     construct_from(detail::move(other));
   }
 
   constexpr result_storage& operator=(const result_storage& other) noexcept(
-      std::is_nothrow_copy_constructible_v<T>&& std::is_nothrow_copy_assignable_v<T>)
-    requires std::is_copy_constructible_v<T> && std::is_copy_assignable_v<T>
+      std::is_nothrow_copy_constructible_v<T>&& std::is_nothrow_copy_assignable_v<T>) requires
+      std::is_copy_constructible_v<T> && std::is_copy_assignable_v<T>
   {
     assign_from(other);
     return *this;
   }
 
   constexpr result_storage& operator=(result_storage&& other) noexcept(
-      std::is_nothrow_move_constructible_v<T>&& std::is_nothrow_move_assignable_v<T>)
-    requires std::is_move_constructible_v<T> && std::is_move_assignable_v<T>
+      std::is_nothrow_move_constructible_v<T>&& std::is_nothrow_move_assignable_v<T>) requires
+      std::is_move_constructible_v<T> && std::is_move_assignable_v<T>
   {
     assign_from(detail::move(other));
     return *this;
@@ -182,8 +199,8 @@ public:
   using value_type = T;
 
   /// Holds `value`.
-  constexpr result(const T& value) noexcept(std::is_nothrow_copy_constructible_v<T>)
-    requires std::is_copy_constructible_v<T>
+  constexpr result(const T& value) noexcept(
+      std::is_nothrow_copy_constructible_v<T>) requires std::is_copy_constructible_v<T>
       : storage(value)
   {
   }

@@ -32,7 +32,7 @@ public:
   /// An empty box.
   constexpr slab_box() noexcept = default;
 
-  slab_box(const slab_box&) = delete; ///< A box is the only owner of its object.
+  slab_box(const slab_box&) = delete;            ///< A box is the only owner of its object.
   slab_box& operator=(const slab_box&) = delete; ///< A box is the only owner of its object.
 
   /// Takes `other`'s object; `other` becomes empty.

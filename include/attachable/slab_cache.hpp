@@ -147,8 +147,8 @@ public:
   /// Returns: its box; out_of_memory or alignment_mismatch when a new slab was needed and the
   /// alloc hook failed; fatal_error if the slab's free list was found corrupted.
   /// Context: takes the lock; calls the alloc hook (without the lock) when every slab is full.
-  [[nodiscard]] result<box> alloc() noexcept(std::is_nothrow_default_constructible_v<T>)
-    requires std::is_default_constructible_v<T>
+  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE result<box> alloc() noexcept(
+      std::is_nothrow_default_constructible_v<T>) requires std::is_default_constructible_v<T>
   {
     return emplace();
   }
@@ -157,8 +157,8 @@ public:
   /// and the exception propagates.
   /// Returns, Context: as for alloc().
   template <class... Args>
-  [[nodiscard]] result<box> emplace(Args&&... args) noexcept(
-      std::is_nothrow_constructible_v<T, Args...>)
+  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE result<box>
+  emplace(Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args...>)
   {
     result<void*> slot = allocate();
     if (!slot) [[unlikely]]
@@ -188,14 +188,14 @@ public:
   /// Hands out a raw slot of `sizeof(T)` bytes aligned to `alignof(T)`; no constructor runs.
   /// Returns: the slot; errors as for alloc().
   /// Context: as for alloc().
-  [[nodiscard]] result<void*> allocate() noexcept
+  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE result<void*> allocate() noexcept
   {
-    result<master*> m = hierarchy::master_of(master_);
-    if (!m) [[unlikely]]
+    master* const m = master_.load(std::memory_order_acquire);
+    if (m == nullptr) [[unlikely]]
     {
-      return m.error();
+      return allocate_first();
     }
-    return hierarchy::allocate(*m);
+    return hierarchy::allocate(m);
   }
 
   /// Returns a raw slot from anywhere, with no cache handle. Destroy the object in it first.
@@ -258,8 +258,8 @@ private:
 
   // Aggregates take braces where the compiler lacks C++20's parenthesised aggregate init.
   template <class... Args>
-  static T* construct(void* slot, Args&&... args) noexcept(
-      std::is_nothrow_constructible_v<T, Args...>)
+  static T* construct(void* slot,
+                      Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args...>)
   {
     if constexpr (std::is_aggregate_v<T> && !std::is_constructible_v<T, Args...>)
     {
@@ -269,6 +269,16 @@ private:
     {
       return ::new (slot) T(detail::forward<Args>(args)...);
     }
+  }
+
+  ATTACHABLE_NOINLINE result<void*> allocate_first() noexcept
+  {
+    result<master*> m = hierarchy::master_of(master_);
+    if (!m)
+    {
+      return m.error();
+    }
+    return hierarchy::allocate(*m);
   }
 
   master* take() noexcept

@@ -39,9 +39,12 @@ namespace detail
 
 // T as slab_cache may store it. The rules have their own messages in slab_hierarchy.
 template <class T>
-concept storable_object = requires { sizeof(T); } && std::is_object_v<T> && !std::is_array_v<T> &&
-                          !std::is_abstract_v<T> && std::is_destructible_v<T> &&
-                          std::is_same_v<T, std::remove_cv_t<T>>;
+concept storable_object = requires
+{
+  sizeof(T);
+}
+&&std::is_object_v<T> && !std::is_array_v<T> && !std::is_abstract_v<T> &&
+    std::is_destructible_v<T> && std::is_same_v<T, std::remove_cv_t<T>>;
 
 // One distinct, never-merged address per cache type: a slab remembers which cache type made
 // it, so that a pointer from a cache of another T or Lock is rejected.
@@ -67,9 +70,10 @@ public:
   static_assert(is_power_of_two(SlabSize),
                 "attachable::slab_cache: SlabSize must be a power of two, because an object finds "
                 "its slab by masking its address; use e.g. 4096 or 65536.");
-  static_assert(requires { sizeof(T); },
-                "attachable::slab_cache: T must be a complete type, because the slot size is "
-                "sizeof(T); include T's definition before instantiating the cache.");
+  static_assert(
+      requires { sizeof(T); },
+      "attachable::slab_cache: T must be a complete type, because the slot size is "
+      "sizeof(T); include T's definition before instantiating the cache.");
   static_assert(std::is_object_v<T> && !std::is_array_v<T>,
                 "attachable::slab_cache: T must be a non-array object type, because each slot "
                 "holds one object; wrap arrays, references and functions in a struct.");
@@ -102,17 +106,17 @@ public:
   // Fields every slab header has. The occupied-slot bitmap follows in `slab`.
   struct slab_fields
   {
-    std::uintptr_t magic;        // slab_magic ^ this header's address; zero once released
-    const void* identity;        // &cache_identity<T, Lock, SlabSize>
-    master* owner;               // the hierarchy's master state
-    slab* prev;                  // links in the master's available list (lock held)
-    slab* next;                  //
-    std::uint32_t slots_offset;  // bytes from the slab's start to slot 0
-    std::uint32_t capacity;      // slots in this slab
-    std::uint32_t bump;          // slots at or above this index were never handed out
-    std::uint32_t free_head;     // first slot of the free list, or no_slot
-    std::uint32_t live;          // occupied slots
-    std::uint32_t in_list;       // 1 while on the available list (has a free slot)
+    std::uintptr_t magic;       // slab_magic ^ this header's address; zero once released
+    const void* identity;       // &cache_identity<T, Lock, SlabSize>
+    master* owner;              // the hierarchy's master state
+    slab* prev;                 // links in the master's available list (lock held)
+    slab* next;                 //
+    std::uint32_t slots_offset; // bytes from the slab's start to slot 0
+    std::uint32_t capacity;     // slots in this slab
+    std::uint32_t bump;         // slots at or above this index were never handed out
+    std::uint32_t free_head;    // first slot of the free list, or no_slot
+    std::uint32_t live;         // occupied slots
+    std::uint32_t in_list;      // 1 while on the available list (has a free slot)
   };
 
 private:
@@ -156,9 +160,9 @@ public:
   struct master
   {
     [[no_unique_address]] lock_type lock;
-    std::size_t handles = 1;  // slab_cache objects that point here
+    std::size_t handles = 1;   // slab_cache objects that point here
     std::size_t in_flight = 0; // hook calls running outside the lock for a free
-    slab* head = nullptr;     // available list: slabs with a free slot, partial ones first
+    slab* head = nullptr;      // available list: slabs with a free slot, partial ones first
     slab* tail = nullptr;
     std::size_t empty_slaves = 0;
     std::size_t reserve_floor = 0;
@@ -295,7 +299,6 @@ public:
     slab* s = format_slab(bytes, m, master_slots_offset, objects_per_master);
     push_back(m, s);
     m->stats.slabs = 1;
-    m->stats.empty_slabs = 1;
     m->stats.capacity = objects_per_master;
     outcome.apply_to(m->stats);
     return m;
@@ -354,28 +357,29 @@ public:
     return ((s->occupied[index / bits_per_word] >> (index % bits_per_word)) & 1u) != 0;
   }
 
-  [[nodiscard]] static std::uint32_t next_free(slab* s, std::uint32_t index) noexcept
+  [[nodiscard]] static std::uint32_t next_free(const void* slot) noexcept
   {
     std::uint32_t next;
-    __builtin_memcpy(&next, slot_at(s, index), sizeof next);
+    __builtin_memcpy(&next, slot, sizeof next);
     return next;
   }
 
-  static void set_next_free(slab* s, std::uint32_t index, std::uint32_t next) noexcept
+  static void set_next_free(void* slot, std::uint32_t next) noexcept
   {
-    __builtin_memcpy(slot_at(s, index), &next, sizeof next);
+    __builtin_memcpy(slot, &next, sizeof next);
   }
 
   // Takes a free slot from the first available slab.
-  // Returns: the slot; out_of_memory when no slab has one (the caller grows); fatal_error when
-  // the free list was found corrupted (it is dropped, and the slab stays consistent).
+  // Returns: the slot, or null when no slab has one (the caller grows) or when the free list
+  // was found corrupted (`corrupted` is set; the list is dropped and the slab stays
+  // consistent).
   // Context: lock held.
-  [[nodiscard]] static result<void*> take_slot(master* m) noexcept
+  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static void* take_slot(master* m, bool& corrupted) noexcept
   {
     slab* const s = m->head;
     if (s == nullptr) [[unlikely]]
     {
-      return slab_error::out_of_memory;
+      return nullptr;
     }
     std::uint32_t index = s->free_head;
     if (index != no_slot)
@@ -384,26 +388,24 @@ public:
       // it would hand out a live slot or write outside the slab.
       if (index >= s->bump || is_occupied(s, index)) [[unlikely]]
       {
-        return drop_corrupted_free_list(m, s);
+        corrupted = true;
+        drop_corrupted_free_list(m, s);
+        return nullptr;
       }
-      s->free_head = next_free(s, index);
+      s->free_head = next_free(slot_at(s, index));
       s->occupied[index / bits_per_word] |= 1u << (index % bits_per_word);
     }
     else
     {
       index = s->bump++;
-      std::uint32_t& fresh_word = s->occupied[index / bits_per_word];
+      std::uint32_t& word = s->occupied[index / bits_per_word];
       const std::uint32_t bit = 1u << (index % bits_per_word);
       // Bits above `bump` are stale, so a word is overwritten when the bump index enters it.
-      fresh_word = index % bits_per_word == 0 ? bit : (fresh_word | bit);
+      word = index % bits_per_word == 0 ? bit : (word | bit);
     }
-    if (s->live++ == 0)
+    if (s->live++ == 0 && s != master_slab(m))
     {
-      --m->stats.empty_slabs;
-      if (s != master_slab(m))
-      {
-        --m->empty_slaves;
-      }
+      --m->empty_slaves;
     }
     if (s->free_head == no_slot && s->bump == s->capacity)
     {
@@ -413,10 +415,10 @@ public:
     {
       m->stats.peak_live_objects = m->stats.live_objects;
     }
-    return static_cast<void*>(slot_at(s, index));
+    return slot_at(s, index);
   }
 
-  ATTACHABLE_NOINLINE static slab_error drop_corrupted_free_list(master* m, slab* s) noexcept
+  ATTACHABLE_NOINLINE static void drop_corrupted_free_list(master* m, slab* s) noexcept
   {
     s->free_head = no_slot;
     if (s->live == 0)
@@ -427,28 +429,42 @@ public:
     {
       unlink(m, s);
     }
-    return slab_error::fatal_error;
   }
 
   // Puts a live slot back.
-  // Returns: a slave that became empty and must go back to the free hook once the lock is
-  // dropped (already detached and counted), or null.
+  // Returns: false when the slab became empty; the caller must then call settle_empty_slab.
   // Context: lock held.
-  [[nodiscard]] static slab* put_slot(master* m, slab* s, std::uint32_t index) noexcept
+  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static bool put_slot(master* m, slab* s,
+                                                              void* slot) noexcept
   {
+    const std::uint32_t index = index_of(s, slot);
     s->occupied[index / bits_per_word] &= ~(1u << (index % bits_per_word));
-    set_next_free(s, index, s->free_head);
+    set_next_free(slot, s->free_head);
     s->free_head = index;
     --m->stats.live_objects;
     if (s->in_list == 0)
     {
       push_front(m, s); // partial slabs go first, so empty ones can drain
     }
-    if (--s->live == 0) [[unlikely]]
+    return --s->live != 0;
+  }
+
+  // Applies the empty-slab rules to `s`, drops the lock, then returns the slab or the whole
+  // hierarchy to the free hook if they are no longer needed.
+  // Context: lock held on entry, NOT held on return; may call the free hook.
+  ATTACHABLE_NOINLINE static void settle_empty_slab(master* m, slab* s) noexcept
+  {
+    slab* const released = became_empty(m, s);
+    const bool dead = released == nullptr && is_dead(m);
+    m->lock.unlock();
+    if (released != nullptr)
     {
-      return became_empty(m, s);
+      finish_release(m, released);
     }
-    return nullptr;
+    else if (dead)
+    {
+      destroy(m);
+    }
   }
 
   static slab* became_empty(master* m, slab* s) noexcept
@@ -456,7 +472,6 @@ public:
     // Reuse starts again from slot 0 in address order, whatever order the frees came in.
     s->free_head = no_slot;
     s->bump = 0;
-    ++m->stats.empty_slabs;
     if (s != master_slab(m))
     {
       if (m->empty_slaves > 0 && m->stats.capacity - objects_per_slab >= m->reserve_floor)
@@ -481,14 +496,13 @@ public:
   {
     unlink(m, s);
     --m->stats.slabs;
-    --m->stats.empty_slabs;
     m->stats.capacity -= objects_per_slab;
     ++m->stats.hook_frees;
   }
 
   [[nodiscard]] static bool is_dead(const master* m) noexcept
   {
-    return m->handles == 0 && m->stats.live_objects == 0 && m->in_flight == 0;
+    return m->stats.live_objects == 0 && m->handles == 0 && m->in_flight == 0;
   }
 
   // ---- operations (each takes and drops the lock itself) -----------------------------------
@@ -513,22 +527,17 @@ public:
 
   // Frees a slot known to be live (from a slab_box). Context: any; takes the lock; may call
   // the free hook.
-  static void free_live_slot(void* pointer) noexcept
+  ATTACHABLE_ALWAYS_INLINE static void free_live_slot(void* pointer) noexcept
   {
     slab* const s = slab_of(pointer);
     master* const m = s->owner;
     m->lock.lock();
-    slab* const released = put_slot(m, s, index_of(s, pointer));
-    const bool dead = released == nullptr && is_dead(m);
-    m->lock.unlock();
-    if (released != nullptr)
+    if (put_slot(m, s, pointer)) [[likely]]
     {
-      finish_release(m, released);
+      m->lock.unlock();
+      return;
     }
-    else if (dead)
-    {
-      destroy(m);
-    }
+    settle_empty_slab(m, s);
   }
 
   // The checks that need no lock: the header is ours and the pointer is on a slot boundary.
@@ -587,17 +596,12 @@ public:
       m->lock.unlock();
       return live;
     }
-    slab* const released = put_slot(m, s, index);
-    const bool dead = released == nullptr && is_dead(m);
-    m->lock.unlock();
-    if (released != nullptr)
+    if (put_slot(m, s, pointer))
     {
-      finish_release(m, released);
+      m->lock.unlock();
+      return {};
     }
-    else if (dead)
-    {
-      destroy(m);
-    }
+    settle_empty_slab(m, s);
     return {};
   }
 
@@ -618,14 +622,19 @@ public:
   }
 
   // Context: takes the lock; calls the alloc hook (without the lock) when every slab is full.
-  [[nodiscard]] static result<void*> allocate(master* m) noexcept
+  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static result<void*> allocate(master* m) noexcept
   {
+    bool corrupted = false;
     m->lock.lock();
-    result<void*> slot = take_slot(m);
+    void* const slot = take_slot(m, corrupted);
     m->lock.unlock();
-    if (slot.has_value() || slot.error() != slab_error::out_of_memory) [[likely]]
+    if (slot != nullptr) [[likely]]
     {
       return slot;
+    }
+    if (corrupted)
+    {
+      return slab_error::fatal_error;
     }
     return grow_and_allocate(m);
   }
@@ -643,7 +652,8 @@ public:
     // At the front, so the slot we take next comes from this slab even if another thread
     // freed a slot elsewhere meanwhile.
     push_front(m, add_empty_slave(m, outcome.memory));
-    result<void*> slot = take_slot(m);
+    bool corrupted = false;
+    void* const slot = take_slot(m, corrupted);
     m->lock.unlock();
     return slot;
   }
@@ -653,7 +663,6 @@ public:
   {
     slab* s = format_slab(memory, m, slave_slots_offset, objects_per_slab);
     ++m->stats.slabs;
-    ++m->stats.empty_slabs;
     ++m->empty_slaves;
     m->stats.capacity += objects_per_slab;
     return s;
@@ -726,7 +735,8 @@ public:
   [[nodiscard]] static slab_stats stats(master* m) noexcept
   {
     m->lock.lock();
-    const slab_stats snapshot = m->stats;
+    slab_stats snapshot = m->stats;
+    snapshot.empty_slabs = m->empty_slaves + (master_slab(m)->live == 0 ? 1 : 0);
     m->lock.unlock();
     return snapshot;
   }
@@ -765,8 +775,8 @@ public:
     return publish_new_master(handle);
   }
 
-  ATTACHABLE_NOINLINE static result<master*> publish_new_master(
-      std::atomic<master*>& handle) noexcept
+  ATTACHABLE_NOINLINE static result<master*>
+  publish_new_master(std::atomic<master*>& handle) noexcept
   {
     result<master*> created = create_master();
     if (!created)

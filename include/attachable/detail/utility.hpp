@@ -30,7 +30,7 @@ template <class T>
 
 template <class T, class U = T>
 constexpr T exchange(T& target, U&& replacement) noexcept(
-    std::is_nothrow_move_constructible_v<T> && std::is_nothrow_assignable_v<T&, U>)
+    std::is_nothrow_move_constructible_v<T>&& std::is_nothrow_assignable_v<T&, U>)
 {
   T old = static_cast<T&&>(target);
   target = forward<U>(replacement);
