@@ -26,6 +26,47 @@
 #endif
 #endif
 
+/// 1 when compiled under AddressSanitizer: free slots are poisoned. Detected; define it to 0
+/// to opt out.
+#ifndef ATTACHABLE_ASAN
+#if defined(__SANITIZE_ADDRESS__)
+#define ATTACHABLE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ATTACHABLE_ASAN 1
+#endif
+#endif
+#endif
+#ifndef ATTACHABLE_ASAN
+#define ATTACHABLE_ASAN 0
+#endif
+
+/// 1 to tell Valgrind's memcheck about every slot (needs <valgrind/memcheck.h>, a hosted
+/// header, so it is opt-in). Off by default.
+#ifndef ATTACHABLE_VALGRIND
+#define ATTACHABLE_VALGRIND 0
+#endif
+
+/// 1 to fill freed slots with ATTACHABLE_FREE_PATTERN and check the pattern when the slot is
+/// handed out again, reporting a write after free. Off by default: it costs a pass over the
+/// slot on every free and allocation.
+#ifndef ATTACHABLE_SLAB_DEBUG
+#define ATTACHABLE_SLAB_DEBUG 0
+#endif
+
+#ifndef ATTACHABLE_FREE_PATTERN
+#define ATTACHABLE_FREE_PATTERN 0xDB
+#endif
+
+/// Called in debug mode when a freed slot was written after its free, with the slot's
+/// address. It may return: the allocation then fails with slab_error::fatal_error and the
+/// slab's free list is dropped. The default panics.
+#ifndef ATTACHABLE_REPORT_WRITE_AFTER_FREE
+#define ATTACHABLE_REPORT_WRITE_AFTER_FREE(slot)                                                   \
+  ((void)(slot), ATTACHABLE_PANIC("attachable::slab_cache: a free slot was written after it was "  \
+                                  "freed (write after free)"))
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define ATTACHABLE_LIKELY(x) __builtin_expect(!!(x), 1)
 #define ATTACHABLE_UNLIKELY(x) __builtin_expect(!!(x), 0)

@@ -7,6 +7,7 @@
 
 #include <attachable/config.hpp>
 #include <attachable/detail/bits.hpp>
+#include <attachable/detail/sanitizers.hpp>
 #include <attachable/hooks.hpp>
 #include <attachable/lock.hpp>
 #include <attachable/result.hpp>
@@ -263,6 +264,7 @@ public:
   static bool return_slab_memory(slab* s) noexcept
   {
     s->magic = 0; // a stale pointer into this block must no longer pass validation
+    tool_slab_returned(s, SlabSize);
     return attachable_slab_free(s, SlabSize, SlabSize) == 0;
   }
 
@@ -283,6 +285,7 @@ public:
     s->free_head = no_slot;
     s->live = 0;
     s->in_list = 0;
+    tool_slab_formatted(s, static_cast<std::byte*>(memory) + slots_offset, SlabSize - slots_offset);
     return s;
   }
 
@@ -369,6 +372,34 @@ public:
     __builtin_memcpy(slot, &next, sizeof next);
   }
 
+  // Debug mode: everything after the link of a free slot holds ATTACHABLE_FREE_PATTERN.
+  static void fill_free_pattern(void* slot) noexcept
+  {
+    if constexpr (ATTACHABLE_SLAB_DEBUG)
+    {
+      __builtin_memset(static_cast<std::byte*>(slot) + sizeof(std::uint32_t),
+                       ATTACHABLE_FREE_PATTERN, slot_size - sizeof(std::uint32_t));
+    }
+    (void)slot;
+  }
+
+  [[nodiscard]] static bool free_pattern_intact(const void* slot) noexcept
+  {
+    if constexpr (ATTACHABLE_SLAB_DEBUG)
+    {
+      const auto* bytes = static_cast<const unsigned char*>(slot);
+      for (std::size_t i = sizeof(std::uint32_t); i < slot_size; ++i)
+      {
+        if (bytes[i] != static_cast<unsigned char>(ATTACHABLE_FREE_PATTERN))
+        {
+          return false;
+        }
+      }
+    }
+    (void)slot;
+    return true;
+  }
+
   // Takes a free slot from the first available slab.
   // Returns: the slot, or null when no slab has one (the caller grows) or when the free list
   // was found corrupted (`corrupted` is set; the list is dropped and the slab stays
@@ -392,7 +423,18 @@ public:
         drop_corrupted_free_list(m, s);
         return nullptr;
       }
-      s->free_head = next_free(slot_at(s, index));
+      std::byte* const slot = slot_at(s, index);
+      tool_open_free_slot(slot, slot_size);
+      if (!free_pattern_intact(slot)) [[unlikely]]
+      {
+        tool_close_free_slot(slot, slot_size);
+        ATTACHABLE_REPORT_WRITE_AFTER_FREE(static_cast<void*>(slot));
+        corrupted = true;
+        drop_corrupted_free_list(m, s);
+        return nullptr;
+      }
+      s->free_head = next_free(slot);
+      tool_close_free_slot(slot, slot_size);
       s->occupied[index / bits_per_word] |= 1u << (index % bits_per_word);
     }
     else
@@ -403,6 +445,7 @@ public:
       // Bits above `bump` are stale, so a word is overwritten when the bump index enters it.
       word = index % bits_per_word == 0 ? bit : (word | bit);
     }
+    tool_slot_allocated(s, slot_at(s, index), sizeof(object_type));
     if (s->live++ == 0 && s != master_slab(m))
     {
       --m->empty_slaves;
@@ -439,7 +482,11 @@ public:
   {
     const std::uint32_t index = index_of(s, slot);
     s->occupied[index / bits_per_word] &= ~(1u << (index % bits_per_word));
+    tool_open_free_slot(slot, slot_size);
     set_next_free(slot, s->free_head);
+    fill_free_pattern(slot);
+    tool_slot_freed(s, slot, slot_size);
+    tool_close_free_slot(slot, slot_size);
     s->free_head = index;
     --m->stats.live_objects;
     if (s->in_list == 0)
@@ -469,9 +516,13 @@ public:
 
   static slab* became_empty(master* m, slab* s) noexcept
   {
-    // Reuse starts again from slot 0 in address order, whatever order the frees came in.
-    s->free_head = no_slot;
-    s->bump = 0;
+    if constexpr (!ATTACHABLE_SLAB_DEBUG)
+    {
+      // Reuse starts again from slot 0 in address order, whatever order the frees came in.
+      // Debug mode keeps the free list instead, so that every reuse checks the free pattern.
+      s->free_head = no_slot;
+      s->bump = 0;
+    }
     if (s != master_slab(m))
     {
       if (m->empty_slaves > 0 && m->stats.capacity - objects_per_slab >= m->reserve_floor)
