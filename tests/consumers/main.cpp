@@ -22,7 +22,7 @@ attachable::result<void> consumer_free(void* memory, attachable::layout) noexcep
 
 } // namespace
 
-ATTACHABLE_DEFINE_ALLOCATION_HOOKS(consumer_alloc, consumer_free)
+ATTACHABLE_DEFINE_ALLOCATION_HOOKS(consumer_alloc, consumer_free);
 
 int main()
 {
