@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the build, tests, examples and benchmarks need, and nothing
+# that is already installed, so running it again costs only a few dpkg queries.
+#
+# Usage: scripts/install-deps.sh [extra-package...]
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# libclang-rt-dev carries Clang's sanitizer runtimes; clang only recommends it, and recommends
+# are not installed here.
+packages=(
+  cmake
+  ninja-build
+  g++
+  clang
+  libclang-rt-dev
+  catch2
+  libbenchmark-dev
+  valgrind
+  "$@"
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  # A removed package whose configuration files remain still answers dpkg -s, so read its status.
+  if ! dpkg -s "$package" 2>/dev/null | grep -q '^Status: install ok installed$'; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+as_root=()
+if ((EUID != 0)); then
+  as_root=(sudo)
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update
+"${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
