@@ -59,6 +59,7 @@ extern "C"
 /// `void* alloc_fn(attachable::layout) noexcept` and
 /// `attachable::result<void> free_fn(void*, attachable::layout) noexcept`.
 /// Use it once per program, at namespace scope.
+// NOLINTBEGIN(bugprone-macro-parentheses): the arguments are function names, called as such.
 #define ATTACHABLE_DEFINE_ALLOCATION_HOOKS(alloc_fn, free_fn)                                      \
   extern "C" void* attachable_slab_alloc(::std::size_t size, ::std::size_t align) noexcept         \
   {                                                                                                \
@@ -84,5 +85,6 @@ extern "C"
     return free_fn(ptr, ::attachable::layout{size, align}).has_value() ? 0 : 1;                    \
   }                                                                                                \
   static_assert(true, "require a semicolon after ATTACHABLE_DEFINE_ALLOCATION_HOOKS")
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif // ATTACHABLE_HOOKS_HPP

@@ -49,6 +49,7 @@ namespace detail
 template <class T, bool = std::is_trivially_copyable_v<T>&& std::is_trivially_destructible_v<T>>
 struct result_storage
 {
+protected:
   union
   {
     T value_;
@@ -56,6 +57,7 @@ struct result_storage
   };
   bool has_value_;
 
+public:
   constexpr result_storage(const T& value) noexcept(std::is_nothrow_copy_constructible_v<T>)
       : value_(value), has_value_(true)
   {
@@ -73,10 +75,12 @@ template <class T>
 requires std::is_scalar_v<T>
 struct result_storage<T, true>
 {
+protected:
   T value_;
   slab_error error_;
   bool has_value_;
 
+public:
   constexpr result_storage(T value) noexcept
       : value_(value), error_(slab_error::fatal_error), has_value_(true)
   {
@@ -89,6 +93,7 @@ struct result_storage<T, true>
 template <class T>
 struct result_storage<T, false>
 {
+protected:
   union
   {
     T value_;
@@ -96,6 +101,7 @@ struct result_storage<T, false>
   };
   bool has_value_;
 
+public:
   constexpr result_storage(const T& value) noexcept(std::is_nothrow_copy_constructible_v<T>)
       : value_(value), has_value_(true)
   {
@@ -254,7 +260,7 @@ public:
   }
 
 private:
-  constexpr T& checked() noexcept
+  [[nodiscard]] constexpr T& checked() noexcept
   {
     if (!this->has_value_) [[unlikely]]
     {
@@ -262,7 +268,7 @@ private:
     }
     return this->value_;
   }
-  constexpr const T& checked() const noexcept
+  [[nodiscard]] constexpr const T& checked() const noexcept
   {
     if (!this->has_value_) [[unlikely]]
     {
