@@ -8,5 +8,6 @@
 #include <attachable/result.hpp>
 #include <attachable/slab_box.hpp>
 #include <attachable/slab_cache.hpp>
+#include <attachable/static_arena.hpp>
 
 #endif // ATTACHABLE_SLAB_HPP
