@@ -1,0 +1,280 @@
+// A self-test of attachable-slab on a bare Cortex-M3: three constinit caches, one per lock,
+// share one constinit arena through the two hooks; a box is freed inside a real PendSV
+// handler. Results go out through semihosting; the exit status is the number of failures.
+#include "primask_lock.hpp"
+#include "semihosting.hpp"
+#include "startup.hpp"
+
+#include <attachable/slab.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace
+{
+
+constexpr std::size_t slab_size = 1024;
+constexpr std::size_t arena_slabs = 12;
+
+// A box freed in an interrupt handler can give a slab back from there, so the arena masks
+// interrupts too.
+constinit attachable::static_arena<slab_size, arena_slabs, primask_lock> arena;
+
+void* arena_alloc(attachable::layout request) noexcept
+{
+  return request.size == slab_size && request.align == slab_size ? arena.allocate() : nullptr;
+}
+
+attachable::result<void> arena_free(void* slab, attachable::layout) noexcept
+{
+  return arena.deallocate(slab);
+}
+
+} // namespace
+
+ATTACHABLE_DEFINE_ALLOCATION_HOOKS(arena_alloc, arena_free);
+
+namespace
+{
+
+struct sample
+{
+  std::uint32_t id = 0;
+  std::uint32_t readings[3] = {};
+};
+
+template <class Lock>
+using sample_cache = attachable::slab_cache<sample, Lock, slab_size>;
+
+// Constant-initialised: no master exists and no hook runs until first use.
+constinit sample_cache<primask_lock> irq_cache;
+constinit sample_cache<attachable::spin_lock> spin_cache;
+constinit sample_cache<attachable::no_lock> plain_cache;
+
+constinit attachable::slab_box<sample, primask_lock, slab_size> irq_box;
+std::atomic<std::uint32_t> pendsv_runs{0};
+std::atomic<std::size_t> slabs_out_in_handler{0};
+
+std::uint32_t failures = 0;
+
+void print_number(std::size_t value) noexcept
+{
+  char digits[24];
+  char* first = digits + sizeof digits - 1;
+  *first = '\0';
+  do
+  {
+    *--first = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  semihosting::write(first);
+}
+
+void expect(bool condition, const char* text, int line) noexcept
+{
+  if (!condition)
+  {
+    ++failures;
+    semihosting::write("FAIL self_test.cpp:");
+    print_number(static_cast<std::size_t>(line));
+    semihosting::write(": ");
+    semihosting::write(text);
+    semihosting::write("\n");
+  }
+}
+
+#define FIRMWARE_EXPECT(condition) expect((condition), #condition, __LINE__)
+
+void section(const char* name) noexcept
+{
+  semihosting::write("-- ");
+  semihosting::write(name);
+  semihosting::write("\n");
+}
+
+void set_pendsv_pending() noexcept
+{
+  auto* const icsr = reinterpret_cast<volatile std::uint32_t*>(0xE000'ED04u);
+  *icsr = 1u << 28; // PENDSVSET
+  // Make the write reach the NVIC and the pended exception be taken before the next check.
+  __asm__ __volatile__("dsb\n\tisb" : : : "memory");
+}
+
+constexpr std::size_t max_slots = arena_slabs * (slab_size / sizeof(sample));
+void* slots[max_slots];
+
+template <class Cache>
+std::size_t fill_until_out_of_memory(Cache& cache) noexcept
+{
+  std::size_t count = 0;
+  for (;;)
+  {
+    attachable::result<void*> slot = cache.allocate();
+    if (!slot)
+    {
+      FIRMWARE_EXPECT(slot.error() == attachable::slab_error::out_of_memory);
+      return count;
+    }
+    if (count == max_slots)
+    {
+      FIRMWARE_EXPECT(!"the cache handed out more slots than the arena holds");
+      return count;
+    }
+    slots[count++] = *slot;
+  }
+}
+
+// Growth from master to slaves until the arena is dry, frees, reuse, double free, and slaves
+// going back to the arena, for one cache. Other caches' masters may hold arena slabs.
+template <class Cache>
+void grows_frees_and_gives_back(Cache& cache, const char* name) noexcept
+{
+  section(name);
+  FIRMWARE_EXPECT(cache.stats().slabs == 0);
+  const std::size_t out_before = arena.slabs_out();
+  const std::size_t slabs_for_us = arena_slabs - out_before;
+
+  const std::size_t count = fill_until_out_of_memory(cache);
+  FIRMWARE_EXPECT(count ==
+                  Cache::objects_per_master + (slabs_for_us - 1) * Cache::objects_per_slab);
+  FIRMWARE_EXPECT(arena.slabs_out() == arena_slabs);
+  FIRMWARE_EXPECT(arena.allocate() == nullptr);
+  const attachable::slab_stats full = cache.stats();
+  FIRMWARE_EXPECT(full.slabs == slabs_for_us);
+  FIRMWARE_EXPECT(full.live_objects == count);
+  FIRMWARE_EXPECT(full.hook_failures == 1);
+
+  // With one free slot in the whole cache, the next allocation must reuse it.
+  void* const freed = slots[count / 2];
+  FIRMWARE_EXPECT(cache.deallocate(freed).has_value());
+  attachable::result<void*> again = cache.allocate();
+  FIRMWARE_EXPECT(again.has_value() && *again == freed);
+
+  // Checked while the slab still has live objects: once a slab empties, all its slots count
+  // as never used and a stale pointer gives invalid_pointer instead.
+  FIRMWARE_EXPECT(cache.deallocate(slots[0]).has_value());
+  const attachable::result<void> twice = cache.deallocate(slots[0]);
+  FIRMWARE_EXPECT(!twice && twice.error() == attachable::slab_error::double_free);
+  for (std::size_t i = 1; i < count; ++i)
+  {
+    FIRMWARE_EXPECT(cache.deallocate(slots[i]).has_value());
+  }
+  FIRMWARE_EXPECT(cache.stats().live_objects == 0);
+
+  // Emptied slaves went back as they emptied; the master and one spare slave stay.
+  FIRMWARE_EXPECT(cache.stats().slabs == 2);
+  FIRMWARE_EXPECT(arena.slabs_out() == out_before + 2);
+  FIRMWARE_EXPECT(cache.shrink() == 1);
+  FIRMWARE_EXPECT(arena.slabs_out() == out_before + 1);
+
+  attachable::result<typename Cache::box> box = cache.alloc();
+  FIRMWARE_EXPECT(box.has_value() && (*box)->id == 0);
+  FIRMWARE_EXPECT(cache.stats().live_objects == 1);
+}
+
+// A box freed inside PendSV while thread code uses the same cache under the PRIMASK lock.
+void interrupt_handler_frees_a_box() noexcept
+{
+  section("a box freed in an interrupt handler");
+  using cache_type = sample_cache<primask_lock>;
+  const std::size_t out_before = arena.slabs_out();
+  std::size_t count = 0;
+  // Fill the master and one slave, then put one object, the box, in a second slave.
+  for (; count < cache_type::objects_per_master + cache_type::objects_per_slab; ++count)
+  {
+    attachable::result<void*> slot = irq_cache.allocate();
+    FIRMWARE_EXPECT(slot.has_value());
+    slots[count] = slot.value_or(nullptr);
+  }
+  attachable::result<cache_type::box> box = irq_cache.emplace(42u);
+  FIRMWARE_EXPECT(box.has_value() && (*box)->id == 42);
+  if (box)
+  {
+    irq_box = static_cast<cache_type::box&&>(*box);
+  }
+  FIRMWARE_EXPECT(irq_cache.stats().slabs == 3);
+  // Empty the first slave: the cache keeps it as its one spare.
+  for (std::size_t i = cache_type::objects_per_master; i < count; ++i)
+  {
+    FIRMWARE_EXPECT(irq_cache.deallocate(slots[i]).has_value());
+  }
+  FIRMWARE_EXPECT(arena.slabs_out() == out_before + 2);
+
+  // While the lock is held, the pended handler must wait.
+  primask_lock mask;
+  mask.lock();
+  set_pendsv_pending();
+  FIRMWARE_EXPECT(pendsv_runs.load() == 0);
+  FIRMWARE_EXPECT(static_cast<bool>(irq_box));
+  mask.unlock();
+  __asm__ __volatile__("isb" : : : "memory");
+
+  FIRMWARE_EXPECT(pendsv_runs.load() == 1);
+  FIRMWARE_EXPECT(!irq_box);
+  // The box was alone in the second slave, so the handler gave that slab back to the arena.
+  FIRMWARE_EXPECT(slabs_out_in_handler.load() == out_before + 1);
+  FIRMWARE_EXPECT(irq_cache.stats().slabs == 2);
+
+  for (std::size_t i = 0; i < cache_type::objects_per_master; ++i)
+  {
+    FIRMWARE_EXPECT(irq_cache.deallocate(slots[i]).has_value());
+  }
+  FIRMWARE_EXPECT(irq_cache.stats().live_objects == 0);
+  FIRMWARE_EXPECT(irq_cache.shrink() == 1); // the spare slave
+  FIRMWARE_EXPECT(arena.slabs_out() == out_before);
+}
+
+void a_local_cache_gives_its_master_back() noexcept
+{
+  section("a local cache gives its master back");
+  const std::size_t out_before = arena.slabs_out();
+  {
+    attachable::slab_cache<std::uint64_t, attachable::no_lock, slab_size> local;
+    attachable::result<attachable::slab_box<std::uint64_t, attachable::no_lock, slab_size>> box =
+        local.emplace(std::uint64_t{7});
+    FIRMWARE_EXPECT(box.has_value() && **box == 7);
+    FIRMWARE_EXPECT(arena.slabs_out() == out_before + 1);
+  }
+  FIRMWARE_EXPECT(arena.slabs_out() == out_before);
+}
+
+} // namespace
+
+extern "C" void pendsv_handler() noexcept
+{
+  irq_box.reset();
+  slabs_out_in_handler.store(arena.slabs_out());
+  pendsv_runs.store(pendsv_runs.load() + 1);
+}
+
+int firmware_main() noexcept
+{
+  semihosting::write("attachable-slab firmware self-test\n");
+  section("constinit globals start empty");
+  FIRMWARE_EXPECT(arena.slabs_out() == 0);
+  FIRMWARE_EXPECT(irq_cache.stats().slabs == 0);
+  FIRMWARE_EXPECT(spin_cache.stats().slabs == 0);
+  FIRMWARE_EXPECT(plain_cache.stats().slabs == 0);
+
+  grows_frees_and_gives_back(plain_cache, "no_lock cache");
+  grows_frees_and_gives_back(spin_cache, "spin_lock cache (LDREX/STREX)");
+  grows_frees_and_gives_back(irq_cache, "PRIMASK cache");
+  interrupt_handler_frees_a_box();
+  a_local_cache_gives_its_master_back();
+#ifdef FIRMWARE_INJECT_FAILURE
+  // Built once this way by the test suite, to prove that a failure reaches qemu's exit status.
+  FIRMWARE_EXPECT(!"an injected failure");
+#endif
+  // The three global caches keep their masters until their destructors run.
+  FIRMWARE_EXPECT(arena.slabs_out() == 3);
+  return failures == 0 ? 0 : 1;
+}
+
+int firmware_after_destructors() noexcept
+{
+  section("global caches gave everything back at exit");
+  FIRMWARE_EXPECT(arena.slabs_out() == 0);
+  semihosting::write(failures == 0 ? "PASS\n" : "FAIL\n");
+  return failures == 0 ? 0 : 1;
+}
