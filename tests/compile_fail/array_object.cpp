@@ -1,0 +1,22 @@
+// Compile-time contract: an array T is rejected with the library's message.
+// tests/compile_fail/CMakeLists.txt compiles this file twice: as is (the twin, which must
+// compile) and with BREAK_THE_RULE defined (which must fail with the message).
+#include <attachable/slab.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+#ifdef BREAK_THE_RULE
+using object = int[4];
+#else
+struct object
+{
+  int values[4];
+};
+#endif
+
+void use()
+{
+  attachable::slab_cache<object> cache;
+  (void)cache.allocate();
+}
