@@ -1,10 +1,14 @@
 # Fails if any header under INCLUDE_DIR includes something other than another header of the
-# library or one of the C++20 freestanding headers that ../../../shared/STYLE.md allows.
+# library or one of the C++20 freestanding headers that STYLE.md allows; a hosted header
+# is accepted only inside an #if on its own opt-in macro (see opt_in below).
 #
 #   cmake -DINCLUDE_DIR=<dir> -P check_includes.cmake
 cmake_minimum_required(VERSION 3.25)
 
 set(allowed cstddef cstdint climits limits new type_traits concepts bit atomic version compare)
+# Hosted headers allowed only inside an #if on the opt-in macro that STYLE.md gives them
+# ("Valgrind client requests only behind an opt-in macro"), as <header>=<macro>.
+set(opt_in valgrind/memcheck.h=ATTACHABLE_VALGRIND)
 
 file(GLOB_RECURSE headers RELATIVE "${INCLUDE_DIR}" "${INCLUDE_DIR}/*.hpp" "${INCLUDE_DIR}/*.h")
 if(NOT headers)
@@ -13,8 +17,23 @@ endif()
 
 set(violations)
 foreach(header IN LISTS headers)
-  file(STRINGS "${INCLUDE_DIR}/${header}" lines REGEX "^[ \t]*#[ \t]*include")
+  file(STRINGS "${INCLUDE_DIR}/${header}" lines REGEX "^[ \t]*#")
+  # The conditions of the #if blocks around the current line; an #else branch is marked "!".
+  set(conditions)
   foreach(line IN LISTS lines)
+    if(line MATCHES "^[ \t]*#[ \t]*if(n?def)?[ \t]+(.*)$")
+      list(APPEND conditions "${CMAKE_MATCH_2}")
+      continue()
+    elseif(line MATCHES "^[ \t]*#[ \t]*(else|elif)")
+      list(POP_BACK conditions)
+      list(APPEND conditions "!")
+      continue()
+    elseif(line MATCHES "^[ \t]*#[ \t]*endif")
+      list(POP_BACK conditions)
+      continue()
+    elseif(NOT line MATCHES "^[ \t]*#[ \t]*include")
+      continue()
+    endif()
     if(NOT line MATCHES "^[ \t]*#[ \t]*include[ \t]*[<\"]([^>\"]+)[>\"]")
       list(APPEND violations "${header}: cannot read '${line}'")
       continue()
@@ -25,8 +44,23 @@ foreach(header IN LISTS headers)
         list(APPEND violations "${header}: includes <${included}>, which is not in ${INCLUDE_DIR}")
       endif()
     elseif(NOT included IN_LIST allowed)
-      list(APPEND violations
-           "${header}: includes <${included}>, which is not a C++20 freestanding header")
+      set(guarded FALSE)
+      foreach(entry IN LISTS opt_in)
+        string(REPLACE "=" ";" entry "${entry}")
+        list(GET entry 0 opt_in_header)
+        list(GET entry 1 opt_in_macro)
+        if(included STREQUAL opt_in_header)
+          foreach(condition IN LISTS conditions)
+            if(condition MATCHES "^${opt_in_macro}$|defined\\(${opt_in_macro}\\)")
+              set(guarded TRUE)
+            endif()
+          endforeach()
+        endif()
+      endforeach()
+      if(NOT guarded)
+        list(APPEND violations
+             "${header}: includes <${included}>, which is not a C++20 freestanding header")
+      endif()
     endif()
   endforeach()
 endforeach()

@@ -6,4 +6,12 @@
 #include <cstddef>
 #include <vector>
 
+#if ATTACHABLE_VALGRIND
+#include <valgrind/memcheck.h> // allowed: behind its opt-in macro
+#else
+#include <valgrind/valgrind.h> // rejected: the #else branch is not opted in
+#endif
+
+#include <valgrind/memcheck.h> // rejected: not behind its opt-in macro
+
 #endif // ATTACHABLE_FIXTURE_HOSTED_HPP
