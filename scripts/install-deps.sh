@@ -18,6 +18,10 @@ packages=(
   catch2
   libbenchmark-dev
   valgrind
+  # Freestanding and firmware tests: the Cortex-M cross compiler, its C++ headers, and QEMU.
+  gcc-arm-none-eabi
+  libstdc++-arm-none-eabi-dev
+  qemu-system-arm
   "$@"
 )
 
