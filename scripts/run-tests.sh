@@ -14,6 +14,7 @@ legs=(
   clang-release
   asan
   tsan
+  freestanding
 )
 if (($# > 0)); then
   legs=("$@")
