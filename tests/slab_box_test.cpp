@@ -340,7 +340,9 @@ TEST_CASE("a box destroyed on another thread destroys its object once and return
     auto last = make_box(cache, 78);
     // The thread holds the only reference: the cache handle is gone before it runs.
     cache = cache_type{};
-    std::thread([moved = std::move(last)] { CHECK(moved->payload() == 78); }).join();
+    std::uint64_t seen = 0; // read on the thread, checked here: Catch2 is not thread-safe
+    std::thread([moved = std::move(last), &seen] { seen = moved->payload(); }).join();
+    CHECK(seen == 78);
     CHECK(balance.outstanding() == 0);
   }
   check_every_object_lived_once(2);
