@@ -192,7 +192,7 @@ TEMPLATE_TEST_CASE("an alloc hook that returns null gives out_of_memory and coun
   check_hook_balance(cache);
 }
 
-TEMPLATE_TEST_CASE("a failed free hook is counted and the cache goes on working", "[hooks]",
+TEMPLATE_TEST_CASE("a failed free hook is counted and the cache goes on working", "[hooks][cache]",
                    spin_lock, no_lock, recording_lock)
 {
   hook_balance balance;
@@ -215,6 +215,24 @@ TEMPLATE_TEST_CASE("a failed free hook is counted and the cache goes on working"
   auto more = fill_slabs(cache, 2 * cache_type::objects_per_slab);
   CHECK(cache.stats().live_objects == boxes.size() + more.size());
   check_hook_balance(cache);
+}
+
+TEMPLATE_TEST_CASE("a free hook that fails during shrink is counted", "[hooks][cache]", spin_lock,
+                   no_lock, recording_lock)
+{
+  hook_balance balance;
+  using cache_type = slab_cache<int, TestType>;
+  cache_type cache;
+  REQUIRE(cache.reserve(cache_type::objects_per_master + 2 * cache_type::objects_per_slab));
+  REQUIRE(cache.reserve(0));
+  recording_hooks::fail_free_call(2);
+  CHECK(cache.shrink() == 2);
+  const attachable::slab_stats stats = cache.stats();
+  CHECK(stats.slabs == 1);
+  CHECK(stats.hook_frees == 2);
+  CHECK(stats.hook_failures == 1);
+  check_hook_balance(cache);
+  CHECK(cache.alloc());
 }
 
 TEST_CASE("no hook is ever called while the cache's lock is held", "[hooks][lock]")
