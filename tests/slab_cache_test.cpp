@@ -508,8 +508,11 @@ TEMPLATE_TEST_CASE("deallocate rejects every pointer that is not a live slot of 
   alignas(4096) static unsigned char copy[4096];
   std::memset(zeros, 0x00, sizeof zeros);
   std::memset(ones, 0xFF, sizeof ones);
-  std::memcpy(copy, base, sizeof copy); // a header that is right, but at the wrong address
+  // A header that is right, but at the wrong address; free slots are poisoned under ASan, so
+  // only the bytes before slot 0 are copied.
+  std::memset(copy, 0, sizeof copy);
   const std::ptrdiff_t live_offset = reinterpret_cast<unsigned char*>(live) - base;
+  std::memcpy(copy, base, static_cast<std::size_t>(live_offset));
 
   const slab_stats before = checked_stats(cache);
   const auto rejects = [](void* pointer) { return cache_type::deallocate(pointer).error(); };
