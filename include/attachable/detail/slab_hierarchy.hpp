@@ -516,13 +516,8 @@ public:
 
   static slab* became_empty(master* m, slab* s) noexcept
   {
-    if constexpr (!ATTACHABLE_SLAB_DEBUG)
-    {
-      // Reuse starts again from slot 0 in address order, whatever order the frees came in.
-      // Debug mode keeps the free list instead, so that every reuse checks the free pattern.
-      s->free_head = no_slot;
-      s->bump = 0;
-    }
+    // The free list and bump index stay as they are: resetting them would make the slots
+    // freed so far look never used, so freeing one again would not be caught as a double free.
     if (s != master_slab(m))
     {
       if (m->empty_slaves > 0 && m->stats.capacity - objects_per_slab >= m->reserve_floor)
