@@ -1,6 +1,6 @@
 // The speed claims, measured: slab_cache (both locks, box and raw API) against glibc malloc,
 // new/delete, mimalloc and two free lists standing for the physical limit, all in one binary
-// so that every comparison is a ratio from one run. See benchmarks/README.md for the command.
+// so that every comparison is a ratio from one run. benchmarks/README.md has the command.
 //
 // Names read BM_<subject>_<workload>/<object bytes>; an item is one allocation or one free, so
 // items_per_second is operations per second and 1e9 / items_per_second is ns per operation.
