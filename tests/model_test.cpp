@@ -526,7 +526,8 @@ private:
     else
     {
       expect(live_before < slab_capacity(slab), "a slot comes from a slab with a free slot");
-      expect(partial_slabs_ == 0 || live_before > 0, "a partial slab is used before an empty one");
+      expect(partial_slabs_ == 0 || live_before > 0 || slab == master_,
+             "a partial slab, or the master, is used before an empty slave");
       expect(live_before > 0 || slab == master_ || empty_slaves() > 0,
              "an empty slab used without growth is one the cache already held");
     }

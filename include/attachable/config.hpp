@@ -67,6 +67,22 @@
                                   "freed (write after free)"))
 #endif
 
+// Tells the optimiser a fact it cannot prove, such as a slot address never being null.
+#if defined(__clang__)
+#define ATTACHABLE_ASSUME(condition) __builtin_assume(condition)
+#elif defined(__GNUC__)
+#define ATTACHABLE_ASSUME(condition)                                                               \
+  do                                                                                               \
+  {                                                                                                \
+    if (!(condition))                                                                              \
+    {                                                                                              \
+      __builtin_unreachable();                                                                     \
+    }                                                                                              \
+  } while (false)
+#else
+#define ATTACHABLE_ASSUME(condition) ((void)0)
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define ATTACHABLE_LIKELY(x) __builtin_expect(!!(x), 1)
 #define ATTACHABLE_UNLIKELY(x) __builtin_expect(!!(x), 0)

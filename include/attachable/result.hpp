@@ -142,7 +142,8 @@ public:
     return *this;
   }
 
-  constexpr ~result_storage()
+  // Always inlined: a result<slab_box> dies on the hot path, and its box's free must inline.
+  ATTACHABLE_ALWAYS_INLINE constexpr ~result_storage()
   {
     if (has_value_)
     {

@@ -56,7 +56,7 @@ public:
 
   /// Context: any thread; takes the cache's lock if the box holds an object; may call the
   /// free hook (a slave slab emptied, or the last reference to the hierarchy gone).
-  ~slab_box() { reset(); }
+  ATTACHABLE_ALWAYS_INLINE ~slab_box() { reset(); }
 
   /// Adopts `object`, a live slot of a cache of this exact type that nothing else owns
   /// (typically from release()).
@@ -82,7 +82,7 @@ public:
 
   /// Destroys the object, if any, and returns its slot; the box becomes empty.
   /// Context: as for the destructor.
-  void reset() noexcept
+  ATTACHABLE_ALWAYS_INLINE void reset() noexcept
   {
     if (T* const object = detail::exchange(object_, nullptr))
     {

@@ -160,28 +160,29 @@ public:
   [[nodiscard]] ATTACHABLE_ALWAYS_INLINE result<box>
   emplace(Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args...>)
   {
-    result<void*> slot = allocate();
-    if (!slot) [[unlikely]]
+    slab_error failure; // written on every path that returns null
+    void* const slot = allocate_slot(failure);
+    if (slot == nullptr) [[unlikely]]
     {
-      return slot.error();
+      return failure;
     }
 #if ATTACHABLE_HAS_EXCEPTIONS
     if constexpr (!std::is_nothrow_constructible_v<T, Args...>)
     {
       try
       {
-        return box(construct(*slot, detail::forward<Args>(args)...));
+        return box(construct(slot, detail::forward<Args>(args)...));
       }
       catch (...)
       {
-        hierarchy::free_live_slot(*slot);
+        hierarchy::free_live_slot(slot);
         throw;
       }
     }
     else
 #endif
     {
-      return box(construct(*slot, detail::forward<Args>(args)...));
+      return box(construct(slot, detail::forward<Args>(args)...));
     }
   }
 
@@ -190,12 +191,12 @@ public:
   /// Context: as for alloc().
   [[nodiscard]] ATTACHABLE_ALWAYS_INLINE result<void*> allocate() noexcept
   {
-    master* const m = master_.load(std::memory_order_acquire);
-    if (m == nullptr) [[unlikely]]
+    slab_error failure; // written on every path that returns null
+    if (void* const slot = allocate_slot(failure)) [[likely]]
     {
-      return allocate_first();
+      return slot;
     }
-    return hierarchy::allocate(m);
+    return failure;
   }
 
   /// Returns a raw slot from anywhere, with no cache handle. Destroy the object in it first.
@@ -271,14 +272,26 @@ private:
     }
   }
 
-  ATTACHABLE_NOINLINE result<void*> allocate_first() noexcept
+  // Returns: a slot, or null with `failure` set.
+  ATTACHABLE_ALWAYS_INLINE void* allocate_slot(slab_error& failure) noexcept
+  {
+    master* const m = master_.load(std::memory_order_acquire);
+    if (m == nullptr) [[unlikely]]
+    {
+      return allocate_first(failure);
+    }
+    return hierarchy::allocate(m, failure);
+  }
+
+  ATTACHABLE_NOINLINE void* allocate_first(slab_error& failure) noexcept
   {
     result<master*> m = hierarchy::master_of(master_);
     if (!m)
     {
-      return m.error();
+      failure = m.error();
+      return nullptr;
     }
-    return hierarchy::allocate(*m);
+    return hierarchy::allocate(*m, failure);
   }
 
   master* take() noexcept

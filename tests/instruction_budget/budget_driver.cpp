@@ -1,6 +1,6 @@
 // Runs N hot alloc+free pairs through the box API of one cache, for callgrind to count.
 //
-// Usage: budget_driver <no_lock|spin_lock> <pairs>
+// Usage: budget_driver <no_lock|spin_lock> <lone|steady> <pairs>
 // check_budget.cmake runs it under `valgrind --tool=callgrind --toggle-collect=measured_*`,
 // so only the measured functions below are counted, at two values of <pairs>; the difference
 // divided by the difference in pairs is the cost of one pair, free of setup and of the call.
@@ -25,8 +25,12 @@ attachable::result<void> host_free(void* block, attachable::layout) noexcept
   return {};
 }
 
+// A user-provided constructor that does nothing, so that the count is the allocator's and not
+// the zeroing a value-initialised aggregate would add (one compiler removes it as dead stores,
+// the other does not).
 struct object
 {
+  object() noexcept {}
   std::uint64_t words[8];
 };
 
@@ -64,24 +68,45 @@ measured_spin_lock(attachable::slab_cache<object, attachable::spin_lock>& cache,
   return run_pairs(cache, pairs);
 }
 
+// Runs the measured loop on a fresh cache. "lone": the pair's object is the only one, so every
+// free empties the master. "steady": one other object stays live, as in a cache in real use.
+template <class Lock, class Measured>
+int run_scenario(const char* scenario, unsigned long pairs, Measured measured)
+{
+  // The master is created before the measured loop, so its hook call is not counted.
+  auto cache = attachable::slab_cache<object, Lock>::create();
+  if (!cache)
+  {
+    return 1;
+  }
+  if (std::strcmp(scenario, "lone") == 0)
+  {
+    return measured(*cache, pairs);
+  }
+  if (std::strcmp(scenario, "steady") == 0)
+  {
+    auto resident = cache->alloc();
+    return resident ? measured(*cache, pairs) : 1;
+  }
+  std::fprintf(stderr, "unknown scenario '%s'\n", scenario);
+  return 2;
+}
+
 int main(int argc, char** argv)
 {
-  if (argc != 3)
+  if (argc != 4)
   {
-    std::fprintf(stderr, "usage: %s <no_lock|spin_lock> <pairs>\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <no_lock|spin_lock> <lone|steady> <pairs>\n", argv[0]);
     return 2;
   }
-  const unsigned long pairs = std::strtoul(argv[2], nullptr, 10);
-  // The master is created before the measured loop, so its hook call is not counted.
+  const unsigned long pairs = std::strtoul(argv[3], nullptr, 10);
   if (std::strcmp(argv[1], "no_lock") == 0)
   {
-    auto cache = attachable::slab_cache<object, attachable::no_lock>::create();
-    return cache ? measured_no_lock(*cache, pairs) : 1;
+    return run_scenario<attachable::no_lock>(argv[2], pairs, measured_no_lock);
   }
   if (std::strcmp(argv[1], "spin_lock") == 0)
   {
-    auto cache = attachable::slab_cache<object, attachable::spin_lock>::create();
-    return cache ? measured_spin_lock(*cache, pairs) : 1;
+    return run_scenario<attachable::spin_lock>(argv[2], pairs, measured_spin_lock);
   }
   std::fprintf(stderr, "unknown lock '%s'\n", argv[1]);
   return 2;

@@ -54,6 +54,15 @@ inline char cache_identity = 0;
 
 inline constexpr std::uint32_t no_slot = 0xFFFF'FFFFu;
 
+// What a slab is to its hierarchy. The master's role records whether a handle is left, so
+// that the free path decides with one comparison that an emptied master needs no work.
+enum class slab_role : std::uint8_t
+{
+  slave,
+  master,          // at least one slab_cache handle points to the hierarchy
+  orphaned_master, // no handle is left; the last free returns the hierarchy
+};
+
 // Chosen so that zeroed or recycled memory does not look like a live slab header; mixed with
 // the header's own address so that a copy of a header elsewhere does not either.
 inline constexpr std::uintptr_t slab_magic = static_cast<std::uintptr_t>(0x5AB1'A77A'C4AB'1E5AULL);
@@ -117,7 +126,8 @@ public:
     std::uint32_t bump;         // slots at or above this index were never handed out
     std::uint32_t free_head;    // first slot of the free list, or no_slot
     std::uint32_t live;         // occupied slots
-    std::uint32_t in_list;      // 1 while on the available list (has a free slot)
+    std::uint8_t in_list;       // 1 while on the available list (has a free slot)
+    slab_role role;             // slave, or master (with or without a handle left)
   };
 
 private:
@@ -161,11 +171,12 @@ public:
   struct master
   {
     [[no_unique_address]] lock_type lock;
-    std::size_t handles = 1;   // slab_cache objects that point here
-    std::size_t in_flight = 0; // hook calls running outside the lock for a free
-    slab* head = nullptr;      // available list: slabs with a free slot, partial ones first
+    // 32-bit counts keep the master state small enough for a 4 KiB master to hold as many
+    // 64-byte objects as 95% utilisation needs.
+    std::uint32_t handles = 1;   // slab_cache objects that point here
+    std::uint32_t in_flight = 0; // hook calls running outside the lock for a free
+    slab* head = nullptr;        // available list: slabs with a free slot, partial ones first
     slab* tail = nullptr;
-    std::size_t empty_slaves = 0;
     std::size_t reserve_floor = 0;
     slab_stats stats;
   };
@@ -194,15 +205,16 @@ public:
     return reinterpret_cast<slab*>(address_of(pointer) & ~(std::uintptr_t{SlabSize} - 1));
   }
 
-  [[nodiscard]] static std::byte* slot_at(slab* s, std::uint32_t index) noexcept
+  [[nodiscard]] static std::byte* slot_at(slab* s, std::size_t index) noexcept
   {
-    return reinterpret_cast<std::byte*>(s) + s->slots_offset + std::size_t{index} * slot_size;
+    return reinterpret_cast<std::byte*>(s) + s->slots_offset + index * slot_size;
   }
 
-  [[nodiscard]] static std::uint32_t index_of(const slab* s, const void* pointer) noexcept
+  // Requires: `pointer` is on a slot boundary of `s`.
+  // Returns: the slot's index, below capacity, so it fits the 32-bit free-list link.
+  [[nodiscard]] static std::size_t index_of(const slab* s, const void* pointer) noexcept
   {
-    return static_cast<std::uint32_t>((address_of(pointer) - address_of(s) - s->slots_offset) /
-                                      slot_size);
+    return ((address_of(pointer) & (std::uintptr_t{SlabSize} - 1)) - s->slots_offset) / slot_size;
   }
 
   [[nodiscard]] static slab* master_slab(master* m) noexcept { return slab_of(m); }
@@ -285,6 +297,7 @@ public:
     s->free_head = no_slot;
     s->live = 0;
     s->in_list = 0;
+    s->role = slab_of(owner) == s ? slab_role::master : slab_role::slave;
     tool_slab_formatted(s, static_cast<std::byte*>(memory) + slots_offset, SlabSize - slots_offset);
     return s;
   }
@@ -413,17 +426,19 @@ public:
       return nullptr;
     }
     std::uint32_t index = s->free_head;
-    if (index != no_slot)
+    std::byte* slot;
+    // no_slot is above every bump index, so one comparison both finds an empty free list and
+    // validates a link before use: a user's write after free can corrupt the link, and
+    // following it would hand out a live slot or write outside the slab.
+    if (index < s->bump) [[likely]]
     {
-      // Validated before use: a user's write after free can corrupt the link, and following
-      // it would hand out a live slot or write outside the slab.
-      if (index >= s->bump || is_occupied(s, index)) [[unlikely]]
+      if (is_occupied(s, index)) [[unlikely]]
       {
         corrupted = true;
         drop_corrupted_free_list(m, s);
         return nullptr;
       }
-      std::byte* const slot = slot_at(s, index);
+      slot = slot_at(s, index);
       tool_open_free_slot(slot, slot_size);
       if (!free_pattern_intact(slot)) [[unlikely]]
       {
@@ -439,17 +454,21 @@ public:
     }
     else
     {
+      if (index != no_slot) [[unlikely]]
+      {
+        corrupted = true;
+        drop_corrupted_free_list(m, s);
+        return nullptr;
+      }
       index = s->bump++;
       std::uint32_t& word = s->occupied[index / bits_per_word];
       const std::uint32_t bit = 1u << (index % bits_per_word);
       // Bits above `bump` are stale, so a word is overwritten when the bump index enters it.
       word = index % bits_per_word == 0 ? bit : (word | bit);
+      slot = slot_at(s, index);
     }
-    tool_slot_allocated(s, slot_at(s, index), sizeof(object_type));
-    if (s->live++ == 0 && s != master_slab(m))
-    {
-      --m->empty_slaves;
-    }
+    tool_slot_allocated(s, slot, sizeof(object_type));
+    ++s->live;
     if (s->free_head == no_slot && s->bump == s->capacity)
     {
       unlink(m, s);
@@ -458,7 +477,8 @@ public:
     {
       m->stats.peak_live_objects = m->stats.live_objects;
     }
-    return slot_at(s, index);
+    ATTACHABLE_ASSUME(slot != nullptr);
+    return slot;
   }
 
   ATTACHABLE_NOINLINE static void drop_corrupted_free_list(master* m, slab* s) noexcept
@@ -475,25 +495,33 @@ public:
   }
 
   // Puts a live slot back.
-  // Returns: false when the slab became empty; the caller must then call settle_empty_slab.
+  // Returns: false when the slab became empty and may need work: the caller must then call
+  // settle_empty_slab.
   // Context: lock held.
   [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static bool put_slot(master* m, slab* s,
                                                               void* slot) noexcept
   {
-    const std::uint32_t index = index_of(s, slot);
+    const std::size_t index = index_of(s, slot);
     s->occupied[index / bits_per_word] &= ~(1u << (index % bits_per_word));
     tool_open_free_slot(slot, slot_size);
     set_next_free(slot, s->free_head);
     fill_free_pattern(slot);
     tool_slot_freed(s, slot, slot_size);
     tool_close_free_slot(slot, slot_size);
-    s->free_head = index;
+    s->free_head = static_cast<std::uint32_t>(index);
     --m->stats.live_objects;
     if (s->in_list == 0)
     {
       push_front(m, s); // partial slabs go first, so empty ones can drain
     }
-    return --s->live != 0;
+    if (--s->live != 0) [[likely]]
+    {
+      return true;
+    }
+    // An emptied master needs no work while a handle keeps the hierarchy alive: it is never
+    // returned, and it stays where it is in the list, so it is filled before any slave and the
+    // slaves drain. This keeps a lone alloc/free pair as cheap as any other.
+    return s->role == slab_role::master;
   }
 
   // Applies the empty-slab rules to `s`, drops the lock, then returns the slab or the whole
@@ -518,20 +546,35 @@ public:
   {
     // The free list and bump index stay as they are: resetting them would make the slots
     // freed so far look never used, so freeing one again would not be caught as a double free.
-    if (s != master_slab(m))
+    if (s->role == slab_role::slave && other_empty_slave(m, s) != nullptr &&
+        m->stats.capacity - objects_per_slab >= m->reserve_floor)
     {
-      if (m->empty_slaves > 0 && m->stats.capacity - objects_per_slab >= m->reserve_floor)
-      {
-        detach_empty_slave(m, s);
-        ++m->in_flight;
-        return s;
-      }
-      ++m->empty_slaves;
+      detach_empty_slave(m, s);
+      ++m->in_flight;
+      return s;
     }
     if (s->next != nullptr)
     {
       unlink(m, s);
       push_back(m, s);
+    }
+    return nullptr;
+  }
+
+  // Empty slaves always form the tail of the available list (they are appended, and a slave
+  // that empties moves to the back; only the master may sit empty elsewhere), so whether
+  // another slave is empty shows in the last two or three slabs: O(1) without counting empty
+  // slabs on every allocation.
+  // Returns: an empty slave other than `s`, or null. Context: lock held.
+  [[nodiscard]] static slab* other_empty_slave(master* m, slab* s) noexcept
+  {
+    for (slab* candidate = m->tail; candidate != nullptr && candidate->live == 0;
+         candidate = candidate->prev)
+    {
+      if (candidate != s && candidate->role == slab_role::slave)
+      {
+        return candidate;
+      }
     }
     return nullptr;
   }
@@ -668,7 +711,10 @@ public:
   }
 
   // Context: takes the lock; calls the alloc hook (without the lock) when every slab is full.
-  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static result<void*> allocate(master* m) noexcept
+  // Returns: a slot, or null with `failure` set. A pointer and an out-parameter rather than a
+  // result<void*>, because compilers keep this pair in registers across the inlined hot path.
+  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static void* allocate(master* m,
+                                                               slab_error& failure) noexcept
   {
     bool corrupted = false;
     m->lock.lock();
@@ -680,12 +726,13 @@ public:
     }
     if (corrupted)
     {
-      return slab_error::fatal_error;
+      failure = slab_error::fatal_error;
+      return nullptr;
     }
-    return grow_and_allocate(m);
+    return grow_and_allocate(m, failure);
   }
 
-  ATTACHABLE_NOINLINE static result<void*> grow_and_allocate(master* m) noexcept
+  ATTACHABLE_NOINLINE static void* grow_and_allocate(master* m, slab_error& failure) noexcept
   {
     const hook_outcome outcome = obtain_slab_memory();
     m->lock.lock();
@@ -693,7 +740,8 @@ public:
     if (outcome.memory == nullptr)
     {
       m->lock.unlock();
-      return outcome.error;
+      failure = outcome.error;
+      return nullptr;
     }
     // At the front, so the slot we take next comes from this slab even if another thread
     // freed a slot elsewhere meanwhile.
@@ -709,7 +757,6 @@ public:
   {
     slab* s = format_slab(memory, m, slave_slots_offset, objects_per_slab);
     ++m->stats.slabs;
-    ++m->empty_slaves;
     m->stats.capacity += objects_per_slab;
     return s;
   }
@@ -754,7 +801,6 @@ public:
           m->stats.capacity - objects_per_slab >= m->reserve_floor)
       {
         detach_empty_slave(m, s);
-        --m->empty_slaves;
         s->next = released;
         released = s;
         ++count;
@@ -782,7 +828,13 @@ public:
   {
     m->lock.lock();
     slab_stats snapshot = m->stats;
-    snapshot.empty_slabs = m->empty_slaves + (master_slab(m)->live == 0 ? 1 : 0);
+    // Empty slaves form the tail of the available list; the master may be among them or not.
+    slab* const master_block = master_slab(m);
+    snapshot.empty_slabs = master_block->live == 0 ? 1 : 0;
+    for (const slab* s = m->tail; s != nullptr && s->live == 0; s = s->prev)
+    {
+      snapshot.empty_slabs += s != master_block ? 1 : 0;
+    }
     m->lock.unlock();
     return snapshot;
   }
@@ -799,7 +851,10 @@ public:
   static void release_handle(master* m) noexcept
   {
     m->lock.lock();
-    --m->handles;
+    if (--m->handles == 0)
+    {
+      master_slab(m)->role = slab_role::orphaned_master;
+    }
     const bool dead = is_dead(m);
     m->lock.unlock();
     if (dead)
