@@ -22,6 +22,13 @@ packages=(
   gcc-arm-none-eabi
   libstdc++-arm-none-eabi-dev
   qemu-system-arm
+  # libFuzzer's runtime for the fuzz leg; the aarch64 cross compiler and user-mode QEMU for the
+  # weak-memory-order leg.
+  libclang-rt-14-dev
+  g++-aarch64-linux-gnu
+  qemu-user
+  # Benchmarks compare against mimalloc.
+  libmimalloc-dev
   "$@"
 )
 

@@ -15,6 +15,9 @@ legs=(
   asan
   tsan
   freestanding
+  valgrind
+  fuzz
+  aarch64
 )
 if (($# > 0)); then
   legs=("$@")
