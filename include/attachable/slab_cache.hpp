@@ -36,8 +36,8 @@
 //   handle's master pointer is published with one compare-and-swap, not under the lock.
 //
 // Invariants (checked by the tests after every step of the model test)
-//   - A slab is on the available list exactly when it has a free slot; partial slabs come
-//     before empty ones.
+//   - A slab is on the available list exactly when it has a free slot; empty slaves form its
+//     tail, so partial slabs (and the master, which is never returned) are used first.
 //   - A slot's bitmap bit is set exactly when the slot is live; bits at or above the bump
 //     index are never read.
 //   - At most one empty slave is kept, unless reserve() asked for more capacity; the master
@@ -241,6 +241,7 @@ public:
 
   /// A snapshot of the hierarchy's counters; all zero for a cache with no master.
   /// Context: takes the lock; never allocates.
+  /// Complexity: O(empty slabs), which it counts.
   [[nodiscard]] slab_stats stats() const noexcept
   {
     master* const m = master_.load(std::memory_order_acquire);
