@@ -78,18 +78,20 @@ int main()
   for (unsigned producer = 0; producer < producers; ++producer)
   {
     // Each producer gets its own handle; all share one hierarchy.
-    threads.emplace_back([producer, handle = cache, &inbox]() mutable {
-      for (unsigned sequence = 0; sequence < messages_each; ++sequence)
-      {
-        auto box = handle.emplace(message{producer, sequence});
-        if (!box)
+    threads.emplace_back(
+        [producer, handle = cache, &inbox]() mutable
         {
-          std::printf("producer %u: %s\n", producer, attachable::to_string(box.error()));
-          std::abort();
-        }
-        inbox.push(std::move(*box));
-      }
-    });
+          for (unsigned sequence = 0; sequence < messages_each; ++sequence)
+          {
+            auto box = handle.emplace(message{producer, sequence});
+            if (!box)
+            {
+              std::printf("producer %u: %s\n", producer, attachable::to_string(box.error()));
+              std::abort();
+            }
+            inbox.push(std::move(*box));
+          }
+        });
   }
 
   unsigned long long checksum = 0;

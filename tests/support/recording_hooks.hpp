@@ -13,12 +13,12 @@ namespace test_support
 
 struct hook_counts
 {
-  std::size_t alloc_calls = 0;   // every call of the alloc hook
-  std::size_t alloc_returned = 0; // calls that returned memory (aligned or not)
-  std::size_t free_calls = 0;    // every call of the free hook
-  std::size_t free_failed = 0;   // free calls told to report failure
-  std::size_t outstanding = 0;   // blocks handed out and not given back
-  std::size_t bad_requests = 0;  // size != align, not a power of two, unknown pointer, ...
+  std::size_t alloc_calls = 0;       // every call of the alloc hook
+  std::size_t alloc_returned = 0;    // calls that returned memory (aligned or not)
+  std::size_t free_calls = 0;        // every call of the free hook
+  std::size_t free_failed = 0;       // free calls told to report failure
+  std::size_t outstanding = 0;       // blocks handed out and not given back
+  std::size_t bad_requests = 0;      // size != align, not a power of two, unknown pointer, ...
   std::size_t called_under_lock = 0; // hook calls while a recording_lock was held
 };
 
@@ -37,7 +37,8 @@ public:
   [[nodiscard]] static hook_counts counts() noexcept;
 
   // The next alloc call number `call_from_now` (1 = the very next) fails with `fault`.
-  static void fail_alloc_call(std::size_t call_from_now, alloc_fault fault = alloc_fault::null) noexcept;
+  static void fail_alloc_call(std::size_t call_from_now,
+                              alloc_fault fault = alloc_fault::null) noexcept;
   // Every alloc call fails with `fault` from now on, until reset() or fail_every_alloc(none).
   static void fail_every_alloc(alloc_fault fault) noexcept;
   // Alloc calls fail with probability `percent`/100, drawn from `seed`.
