@@ -177,7 +177,6 @@ public:
     std::uint32_t in_flight = 0; // hook calls running outside the lock for a free
     slab* head = nullptr;        // available list: slabs with a free slot, partial ones first
     slab* tail = nullptr;
-    std::size_t reserve_floor = 0;
     slab_stats stats;
   };
 
@@ -547,7 +546,7 @@ public:
     // The free list and bump index stay as they are: resetting them would make the slots
     // freed so far look never used, so freeing one again would not be caught as a double free.
     if (s->role == slab_role::slave && other_empty_slave(m, s) != nullptr &&
-        m->stats.capacity - objects_per_slab >= m->reserve_floor)
+        m->stats.capacity - objects_per_slab >= m->stats.reserved_objects)
     {
       detach_empty_slave(m, s);
       ++m->in_flight;
@@ -765,7 +764,6 @@ public:
   [[nodiscard]] static result<void> reserve(master* m, std::size_t objects) noexcept
   {
     m->lock.lock();
-    m->reserve_floor = objects;
     m->stats.reserved_objects = objects;
     bool short_of_capacity = m->stats.capacity < objects;
     m->lock.unlock();
@@ -798,7 +796,7 @@ public:
     {
       slab* const next = s->next;
       if (s != master_block && s->live == 0 &&
-          m->stats.capacity - objects_per_slab >= m->reserve_floor)
+          m->stats.capacity - objects_per_slab >= m->stats.reserved_objects)
       {
         detach_empty_slave(m, s);
         s->next = released;
