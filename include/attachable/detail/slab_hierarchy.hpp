@@ -114,21 +114,23 @@ public:
   struct master;
 
   // Fields every slab header has. The occupied-slot bitmap follows in `slab`.
+  // What every allocation and free reads or writes. It comes first and the occupied-slot bitmap
+  // right after it, so that for slabs of up to 256 slots both share the header's first cache
+  // line; `slab` adds the fields only validation and list changes touch after the bitmap.
   struct slab_fields
   {
-    std::uintptr_t magic;       // slab_magic ^ this header's address; zero once released
-    const void* identity;       // &cache_identity<T, Lock, SlabSize>
     master* owner;              // the hierarchy's master state
-    slab* prev;                 // links in the master's available list (lock held)
-    slab* next;                 //
     std::uint32_t slots_offset; // bytes from the slab's start to slot 0
     std::uint32_t capacity;     // slots in this slab
-    std::uint32_t bump;         // slots at or above this index were never handed out
+    std::uint32_t bump;         // next slot handed out once the free list is empty
+    std::uint32_t touched;      // the highest bump before the slab last started over
     std::uint32_t free_head;    // first slot of the free list, or no_slot
     std::uint32_t live;         // occupied slots
     std::uint8_t in_list;       // 1 while on the available list (has a free slot)
     slab_role role;             // slave, or master (with or without a handle left)
   };
+  // magic, identity, prev and next: four pointer-sized fields after the bitmap.
+  static constexpr std::size_t cold_field_bytes = 4 * sizeof(void*);
 
 private:
   static constexpr std::size_t bits_per_word = 32;
@@ -138,19 +140,21 @@ private:
   }
   static constexpr std::size_t slave_header_bytes(std::size_t slots)
   {
-    return align_up(align_up(sizeof(slab_fields) + 4 * words_for(slots), alignof(slab_fields)),
+    return align_up(align_up(sizeof(slab_fields) + 4 * words_for(slots), alignof(void*)) +
+                        cold_field_bytes,
                     slot_align);
   }
   // The largest slot count whose header, bitmap and slots fit in one slab.
   static constexpr std::size_t compute_objects_per_slab()
   {
-    if (SlabSize <= sizeof(slab_fields))
+    if (SlabSize <= sizeof(slab_fields) + cold_field_bytes)
     {
       return 0;
     }
     // Each slot costs slot_size bytes plus one bitmap bit: start from that estimate and step
     // down past rounding, a handful of iterations at most.
-    std::size_t slots = (SlabSize - sizeof(slab_fields)) * 8 / (slot_size * 8 + 1) + 1;
+    std::size_t slots =
+        (SlabSize - sizeof(slab_fields) - cold_field_bytes) * 8 / (slot_size * 8 + 1) + 1;
     while (slots > 0 && slave_header_bytes(slots) + slots * slot_size > SlabSize)
     {
       --slots;
@@ -165,6 +169,10 @@ public:
   struct slab : slab_fields
   {
     std::uint32_t occupied[bitmap_words > 0 ? bitmap_words : 1];
+    std::uintptr_t magic; // slab_magic ^ this header's address; zero once released
+    const void* identity; // &cache_identity<T, Lock, SlabSize>
+    slab* prev;           // links in the master's available list (lock held)
+    slab* next;           //
   };
 
   // State that only the master slab carries, right after its slab header.
@@ -194,6 +202,8 @@ public:
   static_assert(objects_per_slab < no_slot,
                 "attachable::slab_cache: a slab must hold fewer than 2^32 - 1 objects, because "
                 "free slots keep a 32-bit index; lower SlabSize.");
+  static_assert(sizeof(slab) <= slave_header_bytes(objects_per_slab) || !valid_object,
+                "attachable::slab_cache: internal layout error; please report it.");
   static_assert(slave_slots_offset + objects_per_slab * slot_size <= SlabSize || !valid_object,
                 "attachable::slab_cache: internal layout error; please report it.");
 
@@ -293,6 +303,7 @@ public:
     s->slots_offset = static_cast<std::uint32_t>(slots_offset);
     s->capacity = static_cast<std::uint32_t>(capacity);
     s->bump = 0;
+    s->touched = 0;
     s->free_head = no_slot;
     s->live = 0;
     s->in_list = 0;
@@ -462,7 +473,8 @@ public:
       index = s->bump++;
       std::uint32_t& word = s->occupied[index / bits_per_word];
       const std::uint32_t bit = 1u << (index % bits_per_word);
-      // Bits above `bump` are stale, so a word is overwritten when the bump index enters it.
+      // Bits at or above `bump` are stale or clear, so a word is overwritten when the bump
+      // index enters it (bump only rises until the slab is empty again).
       word = index % bits_per_word == 0 ? bit : (word | bit);
       slot = slot_at(s, index);
     }
@@ -480,12 +492,26 @@ public:
     return slot;
   }
 
+  // Context: lock held; requires: the slab is empty.
+  static void start_over(slab* s) noexcept
+  {
+    s->touched = s->bump > s->touched ? s->bump : s->touched;
+    s->free_head = no_slot;
+    s->bump = 0;
+  }
+
+  // Slots at or above this index were never handed out.
+  [[nodiscard]] static std::uint32_t used_slots(const slab* s) noexcept
+  {
+    return s->bump > s->touched ? s->bump : s->touched;
+  }
+
   ATTACHABLE_NOINLINE static void drop_corrupted_free_list(master* m, slab* s) noexcept
   {
     s->free_head = no_slot;
     if (s->live == 0)
     {
-      s->bump = 0; // every slot is free anyway: start the slab over
+      start_over(s); // every slot is free anyway
     }
     else if (s->bump == s->capacity)
     {
@@ -543,8 +569,14 @@ public:
 
   static slab* became_empty(master* m, slab* s) noexcept
   {
-    // The free list and bump index stay as they are: resetting them would make the slots
-    // freed so far look never used, so freeing one again would not be caught as a double free.
+    if constexpr (!ATTACHABLE_SLAB_DEBUG)
+    {
+      // Start the slab over in address order, so that refilling it streams through memory
+      // whatever order the frees came in. `touched` stays: the slots freed so far are still
+      // known to be used, so freeing one again is caught as a double free. Debug mode keeps
+      // the free list instead, so that every reuse checks the free pattern.
+      start_over(s);
+    }
     if (s->role == slab_role::slave && other_empty_slave(m, s) != nullptr &&
         m->stats.capacity - objects_per_slab >= m->stats.reserved_objects)
     {
@@ -657,7 +689,7 @@ public:
   // Returns: why a slot of `s` is not live, or nothing if it is. Context: lock held.
   [[nodiscard]] static result<void> check_live(const slab* s, std::uint32_t index) noexcept
   {
-    if (index >= s->bump)
+    if (index >= used_slots(s))
     {
       return slab_error::invalid_pointer;
     }
