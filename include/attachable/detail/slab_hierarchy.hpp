@@ -113,9 +113,8 @@ public:
   struct slab;
   struct master;
 
-  // Fields every slab header has. The occupied-slot bitmap follows in `slab`.
   // What every allocation and free reads or writes. It comes first and the occupied-slot bitmap
-  // right after it, so that for slabs of up to 256 slots both share the header's first cache
+  // right after it, so that for slabs of up to 192 slots both share the header's first cache
   // line; `slab` adds the fields only validation and list changes touch after the bitmap.
   struct slab_fields
   {
@@ -183,7 +182,7 @@ public:
     // 64-byte objects as 95% utilisation needs.
     std::uint32_t handles = 1;   // slab_cache objects that point here
     std::uint32_t in_flight = 0; // hook calls running outside the lock for a free
-    slab* head = nullptr;        // available list: slabs with a free slot, partial ones first
+    slab* head = nullptr;        // available list: slabs with a free slot, empty slaves last
     slab* tail = nullptr;
     slab_stats stats;
   };
