@@ -113,11 +113,14 @@ public:
   struct slab;
   struct master;
 
-  // What every allocation and free reads or writes. It comes first and the occupied-slot bitmap
-  // right after it, so that for slabs of up to 192 slots both share the header's first cache
-  // line; `slab` adds the fields only validation and list changes touch after the bitmap.
+  // The validation fields at fixed offsets (so that checking a foreign pointer reads the same
+  // bytes whatever the cache type that made the slab), then what every allocation and free
+  // touches. The occupied-slot bitmap follows, so that for slabs of up to 128 slots all of it
+  // shares the header's first cache line; `slab` adds the list links after the bitmap.
   struct slab_fields
   {
+    std::uintptr_t magic;       // slab_magic ^ this header's address; zero once released
+    const void* identity;       // &cache_identity<T, Lock, SlabSize>
     master* owner;              // the hierarchy's master state
     std::uint32_t slots_offset; // bytes from the slab's start to slot 0
     std::uint32_t capacity;     // slots in this slab
@@ -128,8 +131,8 @@ public:
     std::uint8_t in_list;       // 1 while on the available list (has a free slot)
     slab_role role;             // slave, or master (with or without a handle left)
   };
-  // magic, identity, prev and next: four pointer-sized fields after the bitmap.
-  static constexpr std::size_t cold_field_bytes = 4 * sizeof(void*);
+  // prev and next: two pointers after the bitmap.
+  static constexpr std::size_t cold_field_bytes = 2 * sizeof(void*);
 
 private:
   static constexpr std::size_t bits_per_word = 32;
@@ -168,10 +171,8 @@ public:
   struct slab : slab_fields
   {
     std::uint32_t occupied[bitmap_words > 0 ? bitmap_words : 1];
-    std::uintptr_t magic; // slab_magic ^ this header's address; zero once released
-    const void* identity; // &cache_identity<T, Lock, SlabSize>
-    slab* prev;           // links in the master's available list (lock held)
-    slab* next;           //
+    slab* prev; // links in the master's available list (lock held)
+    slab* next; //
   };
 
   // State that only the master slab carries, right after its slab header.
