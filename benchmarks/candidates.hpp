@@ -79,18 +79,15 @@ constexpr const char* lock_name()
   return std::is_same_v<Lock, attachable::no_lock> ? "no_lock" : "spin_lock";
 }
 
-// slab_cache through the box API: alloc() and the box's destruction.
+// What both slab_cache candidates share: one cache, reserved or dropped between runs.
 template <std::size_t Bytes, class Lock>
-class slab_box_candidate
+class slab_candidate_base
 {
+protected:
   using cache = attachable::slab_cache<object<Bytes>, Lock>;
 
 public:
-  using handle = typename cache::box;
   static constexpr bool thread_safe = !std::is_same_v<Lock, attachable::no_lock>;
-  static constexpr const char* name = std::is_same_v<Lock, attachable::no_lock>
-                                          ? "slab_cache_box_no_lock"
-                                          : "slab_cache_box_spin_lock";
 
   bool reserve(std::size_t objects) noexcept
   {
@@ -107,9 +104,26 @@ public:
     cache_ = cache{};
     trim_host_heap();
   }
+
+protected:
+  cache cache_;
+};
+
+// slab_cache through the box API: alloc() and the box's destruction.
+template <std::size_t Bytes, class Lock>
+class slab_box_candidate : public slab_candidate_base<Bytes, Lock>
+{
+  using typename slab_candidate_base<Bytes, Lock>::cache;
+
+public:
+  using handle = typename cache::box;
+  static constexpr const char* name = std::is_same_v<Lock, attachable::no_lock>
+                                          ? "slab_cache_box_no_lock"
+                                          : "slab_cache_box_spin_lock";
+
   handle acquire() noexcept
   {
-    auto made = cache_.alloc();
+    auto made = this->cache_.alloc();
     return made ? static_cast<handle&&>(*made) : handle{};
   }
   static bool release(handle& h) noexcept
@@ -118,45 +132,23 @@ public:
     return true;
   }
   static std::uint64_t* address(const handle& h) noexcept { return h.get()->words; }
-
-private:
-  cache cache_;
 };
 
 // slab_cache through the raw API: allocate() and the validating deallocate().
 template <std::size_t Bytes, class Lock>
-class slab_raw_candidate
+class slab_raw_candidate : public slab_candidate_base<Bytes, Lock>
 {
-  using cache = attachable::slab_cache<object<Bytes>, Lock>;
+  using typename slab_candidate_base<Bytes, Lock>::cache;
 
 public:
   using handle = void*;
-  static constexpr bool thread_safe = !std::is_same_v<Lock, attachable::no_lock>;
   static constexpr const char* name = std::is_same_v<Lock, attachable::no_lock>
                                           ? "slab_cache_raw_no_lock"
                                           : "slab_cache_raw_spin_lock";
 
-  bool reserve(std::size_t objects) noexcept
-  {
-    auto created = cache::create();
-    if (!created)
-    {
-      return false;
-    }
-    cache_ = static_cast<cache&&>(*created);
-    return cache_.reserve(objects).has_value();
-  }
-  void start_cold() noexcept
-  {
-    cache_ = cache{};
-    trim_host_heap();
-  }
-  handle acquire() noexcept { return cache_.allocate().value_or(nullptr); }
+  handle acquire() noexcept { return this->cache_.allocate().value_or(nullptr); }
   static bool release(handle& h) noexcept { return cache::deallocate(h).has_value(); }
   static std::uint64_t* address(handle h) noexcept { return static_cast<std::uint64_t*>(h); }
-
-private:
-  cache cache_;
 };
 
 template <std::size_t Bytes>
