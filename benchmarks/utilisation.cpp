@@ -23,14 +23,14 @@ void print_row()
 {
   using cache = attachable::slab_cache<object<Bytes>, attachable::spin_lock, SlabSize>;
   // The header sizes are internal, but they are what the utilisation is lost to.
-  using layout = attachable::detail::slab_hierarchy<object<Bytes>, attachable::spin_lock, SlabSize>;
+  using layout = attachable::detail::cache_type<object<Bytes>, attachable::spin_lock, SlabSize>;
   const double slave =
       100.0 * static_cast<double>(cache::objects_per_slab * Bytes) / static_cast<double>(SlabSize);
   const double master = 100.0 * static_cast<double>(cache::objects_per_master * Bytes) /
                         static_cast<double>(SlabSize);
   std::printf("| %5zu | %6zu | %8zu | %9zu | %7.2f %% | %10zu | %10zu | %8.2f %% |\n", Bytes,
-              SlabSize, layout::slave_slots_offset, cache::objects_per_slab, slave,
-              layout::master_slots_offset, cache::objects_per_master, master);
+              SlabSize, layout::geometry.slave_slots_offset, cache::objects_per_slab, slave,
+              layout::geometry.master_slots_offset, cache::objects_per_master, master);
 }
 
 template <std::size_t SlabSize>

@@ -38,7 +38,7 @@ struct sixteen_bytes
 };
 
 using cache_type = attachable::slab_cache<sixteen_bytes, attachable::no_lock, 4096>;
-using slot_bytes = attachable::detail::slab_hierarchy<sixteen_bytes, attachable::no_lock, 4096>;
+using slot_bytes = attachable::detail::cache_type<sixteen_bytes, attachable::no_lock, 4096>;
 
 // Plays the user's bug: writes into a free slot. The sanitizer shims open the slot first, so
 // that this test, which is about the cache's own check, also runs under ASan and Valgrind

@@ -21,7 +21,7 @@ struct sixteen_bytes
 };
 
 using cache_type = attachable::slab_cache<sixteen_bytes, attachable::no_lock, 4096>;
-using hierarchy = attachable::detail::slab_hierarchy<sixteen_bytes, attachable::no_lock, 4096>;
+using hierarchy = attachable::detail::cache_type<sixteen_bytes, attachable::no_lock, 4096>;
 
 // Plays the user's bug: overwrites the free-list link of a free slot. The sanitizer shims open
 // the slot first, so that this test of the cache's own check also runs under ASan and Valgrind.

@@ -67,6 +67,95 @@
                                   "freed (write after free)"))
 #endif
 
+/// Called when a slot is freed a second time on a path that cannot return an error: a box
+/// destroyed after its slot was already freed, or a double free found when a per-thread or
+/// per-CPU batch goes back to its slabs. It receives the pointer and may return: the second
+/// free is then dropped and nothing changes. The default panics.
+#ifndef ATTACHABLE_REPORT_DOUBLE_FREE
+#define ATTACHABLE_REPORT_DOUBLE_FREE(pointer)                                                     \
+  ((void)(pointer), ATTACHABLE_PANIC("attachable::slab_cache: a slot was freed twice (double "     \
+                                     "free)"))
+#endif
+
+/// Called by slab_cache::verify() with a sentence naming the first broken invariant, and when
+/// an alloc hook or slab source hands out a block that is still a live slab. It may return
+/// (verify() then returns fatal_error). The default does nothing.
+#ifndef ATTACHABLE_REPORT_CORRUPTION
+#define ATTACHABLE_REPORT_CORRUPTION(message) ((void)(message))
+#endif
+
+/// Called when the last handle of a hierarchy is dropped while `live_objects` of its objects
+/// are still owned by someone (boxes, raw slots, released objects). `name` is the cache's name,
+/// or "(unnamed)". It may return; the hierarchy still goes back once its last object is freed.
+/// The default does nothing, since boxes may legitimately outlive every handle.
+#ifndef ATTACHABLE_REPORT_LEAK
+#define ATTACHABLE_REPORT_LEAK(name, live_objects) ((void)(name), (void)(live_objects))
+#endif
+
+/// 1: the alloc and free fast paths are inlined at the call site with T's layout as constants
+/// (fastest). 0: they are calls into the mechanism compiled once per (Lock, SlabSize), so each
+/// additional cache type costs only its constructor and destructor calls (smallest). The
+/// default follows the optimisation goal: 0 under -Os, 1 otherwise.
+#ifndef ATTACHABLE_INLINE_FAST_PATH
+#if defined(__OPTIMIZE_SIZE__)
+#define ATTACHABLE_INLINE_FAST_PATH 0
+#else
+#define ATTACHABLE_INLINE_FAST_PATH 1
+#endif
+#endif
+
+/// 1 where the target has lock-free compare-and-swap and exchange, so that first use of a cache
+/// publishes its master with one compare-and-swap and spin_lock works. 0 on cores without
+/// atomic read-modify-write (ARMv6-M such as Cortex-M0, RV32 without the A extension): first
+/// use then goes through a global instance of the cache's own Lock, and spin_lock is a
+/// compile-time error.
+#ifndef ATTACHABLE_HAS_ATOMIC_RMW
+#if defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_1) && defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_4)
+#define ATTACHABLE_HAS_ATOMIC_RMW 1
+#else
+#define ATTACHABLE_HAS_ATOMIC_RMW 0
+#endif
+#endif
+
+/// The lock of the process-wide cache registry (for_each_cache, format_slabinfo). It must be
+/// the same type in every translation unit. Default: spin_lock where the target has atomic
+/// read-modify-write, else no_lock; on a single-core target whose interrupt handlers may drop
+/// the last reference to a cache, define it to an interrupt-masking lock.
+#ifndef ATTACHABLE_REGISTRY_LOCK
+#if ATTACHABLE_HAS_ATOMIC_RMW
+#define ATTACHABLE_REGISTRY_LOCK ::attachable::spin_lock
+#else
+#define ATTACHABLE_REGISTRY_LOCK ::attachable::no_lock
+#endif
+#endif
+
+#if ATTACHABLE_SLAB_DEBUG != 0 && ATTACHABLE_SLAB_DEBUG != 1
+#error "ATTACHABLE_SLAB_DEBUG must be 0 or 1"
+#endif
+#if ATTACHABLE_ASAN != 0 && ATTACHABLE_ASAN != 1
+#error "ATTACHABLE_ASAN must be 0 or 1"
+#endif
+#if ATTACHABLE_VALGRIND != 0 && ATTACHABLE_VALGRIND != 1
+#error "ATTACHABLE_VALGRIND must be 0 or 1"
+#endif
+
+// Every setting that changes a slab's layout or protocol names the inline namespace that holds
+// the library's types, so translation units built with different settings never share a slab:
+// their caches are different types, a pointer from one is invalid_pointer to the other, and a
+// cache declared in one and defined in the other fails to link instead of corrupting memory.
+#define ATTACHABLE_ABI_JOIN_(debug, pattern, asan, valgrind)                                       \
+  abi_v0_d##debug##_p##pattern##_a##asan##_v##valgrind
+#define ATTACHABLE_ABI_NAME_(debug, pattern, asan, valgrind)                                       \
+  ATTACHABLE_ABI_JOIN_(debug, pattern, asan, valgrind)
+#if ATTACHABLE_SLAB_DEBUG
+#define ATTACHABLE_ABI                                                                             \
+  ATTACHABLE_ABI_NAME_(ATTACHABLE_SLAB_DEBUG, ATTACHABLE_FREE_PATTERN, ATTACHABLE_ASAN,            \
+                       ATTACHABLE_VALGRIND)
+#else
+#define ATTACHABLE_ABI                                                                             \
+  ATTACHABLE_ABI_NAME_(ATTACHABLE_SLAB_DEBUG, none, ATTACHABLE_ASAN, ATTACHABLE_VALGRIND)
+#endif
+
 // Tells the optimiser a fact it cannot prove, such as a slot address never being null.
 #if defined(__clang__)
 #define ATTACHABLE_ASSUME(condition) __builtin_assume(condition)

@@ -61,8 +61,8 @@ template class slab_cache<warnings_check::aggregate, warnings_check::counting_lo
 template class slab_box<int>;
 template class slab_box<warnings_check::tiny, no_lock, 256>;
 template class slab_box<warnings_check::needs_arguments, no_lock, 1024>;
-template class detail::slab_hierarchy<warnings_check::wide, spin_lock, 65536>;
-template class detail::slab_hierarchy<warnings_check::tiny, no_lock, 256>;
+template struct detail::cache_type<warnings_check::wide, spin_lock, 65536>;
+template struct detail::cache_type<warnings_check::tiny, no_lock, 256>;
 template class result<int>;
 template class result<void*>;
 template class result<slab_cache<warnings_check::tiny, no_lock, 256>>;

@@ -25,6 +25,52 @@ namespace attachable::detail
   return a < b ? b : a;
 }
 
+// Sets bit `index % 32` of `word`. Returns: whether it was set before.
+// On x86 one BTS (which takes the bit index modulo 32 itself), since compilers turn the
+// portable form into a mask, a shift, a test and a store.
+[[nodiscard]] inline bool test_and_set_bit(std::uint32_t& word, std::uint32_t index) noexcept
+{
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  bool was_set;
+  __asm__("btsl %2, %0" : "+r"(word), "=@ccc"(was_set) : "r"(index));
+  return was_set;
+#else
+  const std::uint32_t mask = std::uint32_t{1} << (index % 32);
+  const bool was_set = (word & mask) != 0;
+  word |= mask;
+  return was_set;
+#endif
+}
+
+// Clears bit `index % 32` of `word`. Returns: whether it was set before.
+[[nodiscard]] inline bool test_and_clear_bit(std::uint32_t& word, std::uint32_t index) noexcept
+{
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  bool was_set;
+  __asm__("btrl %2, %0" : "+r"(word), "=@ccc"(was_set) : "r"(index));
+  return was_set;
+#else
+  const std::uint32_t mask = std::uint32_t{1} << (index % 32);
+  const bool was_set = (word & mask) != 0;
+  word &= ~mask;
+  return was_set;
+#endif
+}
+
+// The object of type T at `offset` bytes from `base`, a place the caller laid out for it (so
+// through void*, which tells -Wcast-align that the alignment is the caller's business).
+template <class T>
+[[nodiscard]] inline T* object_at(void* base, std::size_t offset) noexcept
+{
+  return static_cast<T*>(static_cast<void*>(static_cast<std::byte*>(base) + offset));
+}
+template <class T>
+[[nodiscard]] inline const T* object_at(const void* base, std::size_t offset) noexcept
+{
+  return static_cast<const T*>(
+      static_cast<const void*>(static_cast<const std::byte*>(base) + offset));
+}
+
 [[nodiscard]] inline std::uintptr_t address_of(const void* pointer) noexcept
 {
   return reinterpret_cast<std::uintptr_t>(pointer);

@@ -1,8 +1,14 @@
-// attachable-slab: tell AddressSanitizer and Valgrind which slots are live.
+// attachable-slab: tell AddressSanitizer and Valgrind which slots are live, and ask them
+// whether memory may be read.
 //
 // A pool allocator blinds these tools: to them a free slot is still valid heap. These shims
 // poison free and never-used slots, so a use after free or an overflow into the next slot is
 // reported where it happens. Each is a no-op unless its tool is present or asked for.
+//
+// The library also reads memory it does not know to be its own: the header of the block around
+// a pointer passed to deallocate() or from_raw(), and a block fresh from a slab source. That is
+// the library's validation, not the user's bug, so those reads first ask the tool whether the
+// bytes are addressable and defined, and treat "no" as "not a slab".
 #ifndef ATTACHABLE_DETAIL_SANITIZERS_HPP
 #define ATTACHABLE_DETAIL_SANITIZERS_HPP
 
@@ -14,13 +20,14 @@
 // Declared here so that no hosted sanitizer header is needed; the ASan runtime defines them.
 extern "C" void __asan_poison_memory_region(void const volatile* address, std::size_t size);
 extern "C" void __asan_unpoison_memory_region(void const volatile* address, std::size_t size);
+extern "C" void* __asan_region_is_poisoned(void* begin, std::size_t size);
 #endif
 
 #if ATTACHABLE_VALGRIND
 #include <valgrind/memcheck.h>
 #endif
 
-namespace attachable::detail
+namespace attachable::detail::inline ATTACHABLE_ABI
 {
 
 // A slab has just been formatted: its slots are not addressable until handed out.
@@ -38,7 +45,7 @@ inline void tool_slab_formatted(void* slab, void* slots, std::size_t bytes) noex
   (void)bytes;
 }
 
-// A slab goes back to the free hook: the hook owns every byte again.
+// A slab goes back to its source: the source owns every byte again.
 inline void tool_slab_returned(void* slab, std::size_t bytes) noexcept
 {
 #if ATTACHABLE_ASAN
@@ -80,8 +87,8 @@ inline void tool_slot_freed(void* slab, void* slot, std::size_t slot_bytes) noex
   (void)slot_bytes;
 }
 
-// The cache itself reads or writes a free slot (its link, its debug pattern): open it for
-// that access only, then close it again.
+// The cache itself reads or writes a free slot (its link, its tag, its debug pattern): open it
+// for that access only, then close it again.
 inline void tool_open_free_slot(void* slot, std::size_t bytes) noexcept
 {
 #if ATTACHABLE_ASAN
@@ -106,6 +113,76 @@ inline void tool_close_free_slot(void* slot, std::size_t bytes) noexcept
   (void)bytes;
 }
 
-} // namespace attachable::detail
+// Returns: false if a tool knows that reading `bytes` at `address` would touch memory that is
+// not addressable or not initialised; true otherwise (always, without tools).
+[[nodiscard]] inline bool tool_may_read(const void* address, std::size_t bytes) noexcept
+{
+#if ATTACHABLE_ASAN
+  if (__asan_region_is_poisoned(const_cast<void*>(address), bytes) != nullptr)
+  {
+    return false;
+  }
+#endif
+#if ATTACHABLE_VALGRIND
+  unsigned char validity[32] = {};
+  if (bytes > sizeof validity)
+  {
+    bytes = sizeof validity;
+  }
+  switch (VALGRIND_GET_VBITS(address, validity, bytes))
+  {
+  case 1:
+    for (std::size_t i = 0; i < bytes; ++i)
+    {
+      if (validity[i] != 0)
+      {
+        return false;
+      }
+    }
+    break;
+  case 0: // not running under Valgrind
+    break;
+  default: // not addressable
+    return false;
+  }
+#endif
+  (void)address;
+  (void)bytes;
+  return true;
+}
+
+// What a tool knows about a slot: with ASan or Valgrind the library poisons every slot that is
+// not in the user's hands, so a poisoned slot is free (in its slab or in a per-thread or
+// per-CPU cache). Without a tool, nothing is known and the caller reads the slot's tag.
+enum class tool_slot_state
+{
+  unknown,
+  free,
+  in_use,
+};
+
+[[nodiscard]] inline tool_slot_state tool_slot_state_of(const void* slot) noexcept
+{
+#if ATTACHABLE_ASAN
+  return __asan_region_is_poisoned(const_cast<void*>(slot), 1) != nullptr ? tool_slot_state::free
+                                                                          : tool_slot_state::in_use;
+#elif ATTACHABLE_VALGRIND
+  unsigned char validity[1] = {};
+  switch (VALGRIND_GET_VBITS(slot, validity, 1))
+  {
+  case 0:
+    return tool_slot_state::unknown;
+  case 1:
+    return tool_slot_state::in_use;
+  default:
+    return tool_slot_state::free;
+  }
+#else
+  (void)slot;
+  return tool_slot_state::unknown;
+#endif
+}
+
+} // namespace attachable::detail::inline ATTACHABLE_ABI
 
 #endif // ATTACHABLE_DETAIL_SANITIZERS_HPP

@@ -37,6 +37,36 @@ constexpr T exchange(T& target, U&& replacement) noexcept(
   return old;
 }
 
+// Only for unevaluated operands, as std::declval, which lives in the hosted <utility>.
+template <class T>
+std::add_rvalue_reference_t<T> declval() noexcept;
+
+// An aggregate initialised with braces from these arguments, without narrowing.
+template <class T, class... Args>
+concept brace_initialisable = requires
+{
+  T{declval<Args>()...};
+};
+
+// Whether slab_cache::emplace constructs T from these arguments without throwing: braces for
+// an aggregate (so that narrowing is refused), parentheses otherwise.
+template <class T, class... Args>
+[[nodiscard]] constexpr bool nothrow_emplaceable() noexcept
+{
+  if constexpr (!std::is_aggregate_v<T>)
+  {
+    return std::is_nothrow_constructible_v<T, Args...>;
+  }
+  else if constexpr (brace_initialisable<T, Args...>)
+  {
+    return noexcept(T{declval<Args>()...});
+  }
+  else
+  {
+    return true; // ill-formed anyway: emplace's static_assert says why
+  }
+}
+
 } // namespace attachable::detail
 
 #endif // ATTACHABLE_DETAIL_UTILITY_HPP
