@@ -23,9 +23,10 @@ packages=(
   libstdc++-arm-none-eabi-dev
   qemu-system-arm
   # libFuzzer's runtime for the fuzz leg; the aarch64 cross compiler and user-mode QEMU for the
-  # weak-memory-order leg.
+  # weak-memory-order leg, and the s390x cross compiler for the big-endian leg.
   libclang-rt-14-dev
   g++-aarch64-linux-gnu
+  g++-s390x-linux-gnu
   qemu-user
   # Benchmarks compare against mimalloc.
   libmimalloc-dev
