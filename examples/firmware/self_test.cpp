@@ -31,8 +31,6 @@ namespace
 
 constexpr std::size_t slab_size = 1024;
 constexpr std::size_t arena_slabs = FIRMWARE_ARENA_SLABS;
-static_assert(arena_slabs >= 4, "the interrupt test needs a master and two slaves beside the "
-                                "other caches' masters");
 
 using interrupt_lock = board::interrupt_lock;
 
@@ -73,6 +71,8 @@ constinit sample_cache<attachable::spin_lock> spin_cache;
 #endif
 constinit sample_cache<attachable::no_lock> plain_cache;
 constexpr std::size_t global_caches = 2 + FIRMWARE_HAS_SPIN_LOCK;
+static_assert(arena_slabs >= global_caches + 2,
+              "the interrupt test needs two slaves beside the global caches' masters");
 
 constinit attachable::slab_box<sample, interrupt_lock, slab_size> irq_box;
 // Shared with the handler on one core: volatile is enough, and unlike std::atomic it needs no
