@@ -18,14 +18,19 @@ packages=(
   catch2
   libbenchmark-dev
   valgrind
-  # Freestanding and firmware tests: the Cortex-M cross compiler, its C++ headers, and QEMU.
+  # Freestanding and firmware tests: the Cortex-M cross compiler, its C++ headers (Clang's
+  # RISC-V builds use them too), Clang's linker and binutils for RISC-V, and QEMU for both.
   gcc-arm-none-eabi
   libstdc++-arm-none-eabi-dev
+  lld
+  llvm
   qemu-system-arm
+  qemu-system-misc
   # libFuzzer's runtime for the fuzz leg; the aarch64 cross compiler and user-mode QEMU for the
-  # weak-memory-order leg.
+  # weak-memory-order leg, and the s390x cross compiler for the big-endian leg.
   libclang-rt-14-dev
   g++-aarch64-linux-gnu
+  g++-s390x-linux-gnu
   qemu-user
   # Benchmarks compare against mimalloc.
   libmimalloc-dev

@@ -18,6 +18,7 @@ legs=(
   valgrind
   fuzz
   aarch64
+  s390x
 )
 if (($# > 0)); then
   legs=("$@")
