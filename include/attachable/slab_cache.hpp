@@ -82,6 +82,7 @@ class slab_cache
   using state = typename type::state;
   using core = typename type::core;
   using control = typename type::control;
+  using handle = detail::cache_handle<typename type::lock_type>;
 
 public:
   using value_type = T;
@@ -100,14 +101,14 @@ public:
 
   /// An empty cache with a name, which for_each_cache, format_slabinfo and leak reports show.
   /// `name` must outlive the hierarchy (a string literal does).
-  constexpr explicit slab_cache(const char* name) noexcept : name_(name) {}
+  constexpr explicit slab_cache(const char* name) noexcept : handle_{{}, name} {}
 
   /// Creates the master now, so that later failures can only come from growth.
   /// Returns: the cache; out_of_memory, alignment_mismatch or fatal_error from the source.
   /// Context: calls the slab source once.
   [[nodiscard]] static result<slab_cache> create(const char* name = nullptr) noexcept
   {
-    result<state*> created = core::create(type::descriptor, name);
+    result<state*> created = core::create(type::identity, name);
     if (!created)
     {
       return created.error();
@@ -119,16 +120,19 @@ public:
   /// with the same name.
   /// Context: takes the lock.
   slab_cache(const slab_cache& other) noexcept
-      : master_(other.master_.load_acquire()), name_(other.name_)
+      : handle_{handle::published(other.handle_.master.load_acquire()), other.handle_.name}
   {
-    if (state* const m = master_.load_relaxed())
+    if (state* const m = handle_.master.load_relaxed())
     {
       core::retain(m);
     }
   }
 
   /// Takes `other`'s hierarchy; `other` is left empty and usable.
-  slab_cache(slab_cache&& other) noexcept : master_(other.take()), name_(other.name_) {}
+  slab_cache(slab_cache&& other) noexcept
+      : handle_{handle::published(other.take()), other.handle_.name}
+  {
+  }
 
   /// Context: takes the lock of the hierarchy it leaves; may call the slab source.
   slab_cache& operator=(const slab_cache& other) noexcept
@@ -136,7 +140,7 @@ public:
     if (this != &other)
     {
       slab_cache copy(other);
-      name_ = other.name_;
+      handle_.name = other.handle_.name;
       adopt(copy.take());
     }
     return *this;
@@ -147,7 +151,7 @@ public:
   {
     if (this != &other)
     {
-      name_ = other.name_;
+      handle_.name = other.handle_.name;
       adopt(other.take());
     }
     return *this;
@@ -181,11 +185,11 @@ public:
   emplace(Args&&... args) noexcept(detail::nothrow_emplaceable<T, Args...>())
   {
     const detail::allocation taken = allocate_slot();
-    void* const slot = taken.slot;
-    if (slot == nullptr) [[unlikely]]
+    if (!taken.ok()) [[unlikely]]
     {
-      return taken.error;
+      return taken.error();
     }
+    void* const slot = taken.slot();
 #if ATTACHABLE_HAS_EXCEPTIONS
     if constexpr (!detail::nothrow_emplaceable<T, Args...>())
     {
@@ -212,11 +216,11 @@ public:
   [[nodiscard]] ATTACHABLE_ALWAYS_INLINE result<void*> allocate() noexcept
   {
     const detail::allocation taken = allocate_slot();
-    if (taken.slot != nullptr) [[likely]]
+    if (taken.ok()) [[likely]]
     {
-      return taken.slot;
+      return taken.slot();
     }
-    return taken.error;
+    return taken.error();
   }
 
   /// Returns a raw slot from anywhere, with no cache handle. Destroy the object in it first.
@@ -249,8 +253,8 @@ public:
   /// Context: any thread; takes each hierarchy's lock once per run of pointers into it.
   [[nodiscard]] static result<void> deallocate_bulk(void* const* pointers, std::size_t n) noexcept
   {
-    return type::raw::deallocate_bulk(pointers, n, type::descriptor.identity,
-                                      typename type::fixed{}, type::links);
+    return type::raw::deallocate_bulk(pointers, n, type::identity, typename type::fixed{},
+                                      type::links);
   }
 
   /// Makes capacity at least `objects`, and keeps it: slabs are never released below that
@@ -277,7 +281,7 @@ public:
   /// Complexity: O(empty slaves), plus O(CPUs) with per_cpu.
   std::size_t shrink() noexcept
   {
-    state* const m = master_.load_acquire();
+    state* const m = handle_.master.load_acquire();
     if (m == nullptr)
     {
       return 0;
@@ -292,7 +296,7 @@ public:
   /// Context: takes the lock once; may call the slab source.
   std::size_t drain() noexcept
   {
-    state* const m = master_.load_acquire();
+    state* const m = handle_.master.load_acquire();
     return m != nullptr ? type::drain(m) : 0;
   }
 
@@ -315,7 +319,7 @@ public:
   /// Complexity: O(1); O(threads bound) with per_thread, O(CPUs) with per_cpu.
   [[nodiscard]] slab_stats stats() const noexcept
   {
-    state* const m = master_.load_acquire();
+    state* const m = handle_.master.load_acquire();
     return m != nullptr ? control::stats(m) : slab_stats{};
   }
 
@@ -325,7 +329,7 @@ public:
   /// Context: takes the lock. Complexity: O(slabs + slots).
   [[nodiscard]] result<void> verify() const noexcept
   {
-    state* const m = master_.load_acquire();
+    state* const m = handle_.master.load_acquire();
     return m != nullptr ? type::checker::verify(m) : result<void>{};
   }
 
@@ -336,7 +340,7 @@ public:
   template <class F>
   void for_each_live(F&& f) const
   {
-    state* const m = master_.load_acquire();
+    state* const m = handle_.master.load_acquire();
     if (m != nullptr)
     {
       auto visit = [&f](void* slot) { f(*static_cast<T*>(slot)); };
@@ -347,18 +351,18 @@ public:
   /// Returns: true if both handles share one hierarchy.
   [[nodiscard]] bool shares_with(const slab_cache& other) const noexcept
   {
-    state* const mine = master_.load_acquire();
-    return mine != nullptr && mine == other.master_.load_acquire();
+    state* const mine = handle_.master.load_acquire();
+    return mine != nullptr && mine == other.handle_.master.load_acquire();
   }
 
   /// Returns: the name given at construction, or null.
   [[nodiscard]] constexpr const char* name() const noexcept
   {
-    return name_;
+    return handle_.name;
   }
 
 private:
-  slab_cache(state* m, const char* name) noexcept : master_(m), name_(name) {}
+  slab_cache(state* m, const char* name) noexcept : handle_{handle::published(m), name} {}
 
   template <class... Args>
   static T* construct(void* slot,
@@ -381,45 +385,52 @@ private:
 
   [[nodiscard]] result<state*> master() noexcept
   {
-    if (state* const m = master_.load_acquire()) [[likely]]
+    if (state* const m = handle_.master.load_acquire()) [[likely]]
     {
       return m;
     }
-    return core::publish_new(master_, type::descriptor, name_);
+    return core::master_of(handle_, type::identity);
   }
 
   // Returns: a slot, or null and why.
   ATTACHABLE_ALWAYS_INLINE detail::allocation allocate_slot() noexcept
   {
-    state* const m = master_.load_acquire();
-    if (m == nullptr) [[unlikely]]
+    if constexpr (type::caching == detail::caching_kind::none && !type::inline_fast_path)
     {
-      return allocate_first();
+      return core::allocate_from(handle_, type::identity);
     }
-    return type::allocate(m);
+    else
+    {
+      state* const m = handle_.master.load_acquire();
+      if (m == nullptr) [[unlikely]]
+      {
+        return allocate_first();
+      }
+      return type::allocate(m);
+    }
   }
 
   ATTACHABLE_NOINLINE detail::allocation allocate_first() noexcept
   {
-    result<state*> m = master();
+    const result<state*> m = master();
     if (!m)
     {
-      return {nullptr, m.error()};
+      return detail::allocation{m.error()};
     }
     return type::allocate(*m);
   }
 
   state* take() noexcept
   {
-    state* const m = master_.load_relaxed();
-    master_.store_relaxed(nullptr);
+    state* const m = handle_.master.load_relaxed();
+    handle_.master.store_relaxed(nullptr);
     return m;
   }
 
   void adopt(state* incoming) noexcept
   {
-    state* const old = master_.load_relaxed();
-    master_.store_release(incoming);
+    state* const old = handle_.master.load_relaxed();
+    handle_.master.store_release(incoming);
     if (old != nullptr)
     {
       type::drain(old);
@@ -427,8 +438,7 @@ private:
     }
   }
 
-  detail::published_pointer<state> master_;
-  const char* name_ = nullptr;
+  handle handle_;
 };
 
 } // namespace attachable::inline ATTACHABLE_ABI

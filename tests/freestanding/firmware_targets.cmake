@@ -73,8 +73,9 @@ macro(attachable_firmware_target target)
       set(fw_cpu -mcpu=cortex-m0 -mthumb)
       set(fw_linker_script nrf51822.ld)
       set(fw_qemu_machine microbit)
-      # 16 KiB of RAM: 8 slabs of 1 KiB, the self-test's pointer array and a 2 KiB stack.
-      set(fw_arena_slabs 8)
+      # 16 KiB of RAM: 7 slabs of 1 KiB (an arena aligned to 1 KiB, so up to 1 KiB of padding
+      # before it), the self-test's pointer array and a 2 KiB stack.
+      set(fw_arena_slabs 7)
       # ARMv6-M has no divide instruction, so every division, the library's slot index
       # included, is a call to libgcc's helpers. They are plain arithmetic, part of the
       # compiler; libgcc's atomic shims stay forbidden (they would not be atomic anyway).

@@ -13,6 +13,7 @@
 #include <attachable/config.hpp>
 #include <attachable/detail/bits.hpp>
 #include <attachable/detail/cache_control.hpp>
+#include <attachable/detail/cache_shape.hpp>
 #include <attachable/detail/cached_area.hpp>
 #include <attachable/detail/cpu_cache.hpp>
 #include <attachable/detail/hierarchy.hpp>
@@ -47,7 +48,7 @@ concept storable_object = requires
 // One distinct, never-merged address per cache type: a slab remembers which cache type made
 // it, so that a pointer from a cache of another T, Lock, SlabSize or option list is rejected.
 template <class Type>
-inline char cache_identity = 0;
+inline constinit cache_identity identity_of{&Type::shape::descriptor};
 
 // Names both sizes in the diagnostic when an arena source and a cache disagree.
 template <std::size_t ArenaSlabSize, std::size_t CacheSlabSize>
@@ -147,13 +148,12 @@ struct cache_type
                 "attachable::max_slabs: the limit must be below 2^32 - 1, because slab counts "
                 "are 32-bit; lower it or leave the option out.");
 
-  // ---- the geometry --------------------------------------------------------------------------
+  // ---- the geometry, shared by every cache type of the same shape --------------------------
 
   static constexpr caching_kind caching = options::caching_mode;
   static constexpr bool tagged = caching != caching_kind::none;
   static constexpr std::size_t slab_size = SlabSize;
   static constexpr std::size_t object_size = sizeof(object_type);
-
   static constexpr std::size_t cpu_count = []
   {
     if constexpr (caching == caching_kind::per_cpu && cpu_topology<topology>)
@@ -165,42 +165,23 @@ struct cache_type
       return std::size_t{0};
     }
   }();
-  // Per-CPU caches take at most a quarter of the master slab, 64 objects each at most.
-  static constexpr std::size_t cpu_area_budget = SlabSize / 4;
-  static constexpr std::size_t per_cpu_limit = []
-  {
-    const std::size_t bytes = cpu_area_budget / (cpu_count != 0 ? cpu_count : 1);
-    const std::size_t fits = bytes > cpu_items_offset<lock_type>
-                                 ? (bytes - cpu_items_offset<lock_type>) / sizeof(void*)
-                                 : 0;
-    return cpu_count == 0 ? 0 : fits < 64 ? fits : 64;
-  }();
-  static constexpr std::size_t cache_limit_value = caching == caching_kind::per_cpu ? per_cpu_limit
-                                                   : caching == caching_kind::per_thread ? 64
-                                                                                         : 0;
-  static constexpr std::uint32_t cache_limit = static_cast<std::uint32_t>(cache_limit_value);
-  static constexpr std::uint32_t cache_batch = cache_limit / 2 > 0 ? cache_limit / 2 : 1;
-  static constexpr std::size_t cpu_stride =
-      cpu_count != 0 ? detail::cpu_stride<lock_type>(per_cpu_limit) : 0;
-  static constexpr std::size_t cached_area_bytes =
-      caching == caching_kind::none
-          ? 0
-          : align_up(sizeof(cached_area), alignof(void*)) + cpu_count * cpu_stride;
 
-  static_assert(caching != caching_kind::per_cpu || per_cpu_limit >= 2,
+  using shape = cache_shape<lock_type, SlabSize, sizeof(object_type), alignof(object_type), source,
+                            caching, cpu_count, options::slab_limit>;
+  static constexpr const slab_geometry& geometry = shape::geometry;
+  static constexpr const cache_descriptor& descriptor = shape::descriptor;
+  static constexpr std::size_t slot_size = geometry.slot_size;
+  static constexpr std::uint32_t cache_limit = shape::cache_limit;
+  static constexpr std::uint32_t cache_batch = shape::cache_batch;
+  static constexpr std::size_t cpu_stride = shape::cpu_stride;
+  static constexpr std::size_t cpu_caches_offset = shape::cpu_caches_offset;
+  // Slab headers carry it; the descriptor is shared by every type of one shape.
+  static constexpr const cache_identity* identity = &identity_of<cache_type>;
+
+  static_assert(caching != caching_kind::per_cpu || shape::per_cpu_limit >= 2,
                 "attachable::per_cpu: a quarter of the master slab must hold a cache of at least "
                 "two objects for each of Cpus::count CPUs, because the caches live in the master "
                 "slab; raise SlabSize or lower Cpus::count.");
-
-  static constexpr slab_geometry geometry = compute_geometry(geometry_request{
-      SlabSize, sizeof(object_type), alignof(object_type),
-      tagged ? 2 * sizeof(std::uint32_t) : sizeof(std::uint32_t), sizeof(master_state<lock_type>),
-      alignof(master_state<lock_type>), master_hot_begin, master_hot_end<lock_type>,
-      cached_area_bytes, alignof(void*)});
-  static constexpr std::size_t slot_size = geometry.slot_size;
-  static constexpr std::size_t cpu_caches_offset =
-      geometry.cached_area_offset + align_up(sizeof(cached_area), alignof(void*));
-
   static_assert(geometry.objects_per_master >= 2 || geometry.objects_per_master_unaligned >= 2 ||
                     !valid_object,
                 "attachable::slab_cache: the master slab must hold its header plus at least two "
@@ -217,27 +198,6 @@ struct cache_type
   static_assert(geometry.slave_slots_offset + geometry.objects_per_slab * slot_size <= SlabSize ||
                     !valid_object,
                 "attachable::slab_cache: internal layout error; please report it.");
-
-  static constexpr cache_descriptor descriptor{
-      registry_type{&cache_control<lock_type, SlabSize>::describe},
-      &cache_identity<cache_type>,
-      &source::allocate_slab,
-      &source::free_slab,
-      static_cast<std::uint32_t>(object_size),
-      static_cast<std::uint32_t>(slot_size),
-      static_cast<std::uint32_t>(geometry.objects_per_slab),
-      static_cast<std::uint32_t>(geometry.objects_per_master),
-      static_cast<std::uint32_t>(geometry.slave_slots_offset),
-      static_cast<std::uint32_t>(geometry.master_slots_offset),
-      static_cast<std::uint32_t>(geometry.links_offset),
-      static_cast<std::uint32_t>(geometry.master_state_offset),
-      static_cast<std::uint32_t>(geometry.cached_area_offset),
-      static_cast<std::uint32_t>(options::slab_limit),
-      cache_limit,
-      cache_batch,
-      static_cast<std::uint32_t>(cpu_count),
-      static_cast<std::uint32_t>(cpu_stride),
-      caching};
 
   // ---- the paths -----------------------------------------------------------------------------
 
@@ -302,7 +262,7 @@ struct cache_type
   [[nodiscard]] static result<void> check_cached(const void* pointer) noexcept
   {
     std::uint32_t index = 0;
-    const slab* const s = raw::find_slab(pointer, descriptor.identity, fixed{}, index);
+    const slab* const s = raw::find_slab(pointer, identity, fixed{}, index);
     if (s == nullptr || index >= used_slots(s))
     {
       return slab_error::invalid_pointer;
@@ -327,17 +287,17 @@ struct cache_type
     }
     else if constexpr (inline_fast_path)
     {
-      return raw::deallocate(pointer, descriptor.identity, fixed{}, links);
+      return raw::deallocate(pointer, identity, fixed{}, links);
     }
     else
     {
-      return raw::deallocate_any(pointer, &descriptor);
+      return raw::deallocate_any(pointer, identity);
     }
   }
 
   [[nodiscard]] static result<void> validate_owned(const void* pointer) noexcept
   {
-    return raw::validate_taken(pointer, descriptor.identity, fixed{});
+    return raw::validate_taken(pointer, identity, fixed{});
   }
 
   // Returns: how many cached objects went back. Context: see slab_cache::drain.

@@ -56,13 +56,13 @@ struct cpu_caching
         set_relaxed(c->count, n - 1);
         c->lock.unlock();
         cached::unpark(slot, Type::slot_size, Type::object_size);
-        return {slot, slab_error::out_of_memory};
+        return allocation{slot};
       }
       void* const slot = refill_and_pop(m, c);
       c->lock.unlock();
       if (slot != nullptr)
       {
-        return {slot, slab_error::out_of_memory};
+        return allocation{slot};
       }
     }
     return core::grow_and_allocate(m);

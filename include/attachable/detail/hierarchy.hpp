@@ -26,14 +26,14 @@ template <class Lock, std::size_t SlabSize>
 struct hierarchy : lifecycle<Lock, SlabSize>
 {
   using base = lifecycle<Lock, SlabSize>;
-  using typename base::obtained;
-  using typename base::slots;
-  using typename base::state;
   using base::links;
   using base::obtain_slab;
   using base::on_emptied;
   using base::state_of;
   using base::unlock_and_settle;
+  using typename base::obtained;
+  using typename base::slots;
+  using typename base::state;
 
   // ---- allocation and free -----------------------------------------------------------------
 
@@ -46,7 +46,7 @@ struct hierarchy : lifecycle<Lock, SlabSize>
     m->lock.lock();
     const allocation taken = take_counted(m->core, g, links_offset);
     m->lock.unlock();
-    if (taken.slot != nullptr || taken.error == slab_error::fatal_error) [[likely]]
+    if (taken.ok() || taken.error() == slab_error::fatal_error) [[likely]]
     {
       return taken;
     }
@@ -57,6 +57,24 @@ struct hierarchy : lifecycle<Lock, SlabSize>
   [[nodiscard]] ATTACHABLE_NOINLINE static allocation allocate_any(state* m) noexcept
   {
     return allocate(m, slots{&m->core.descriptor()}, links(m));
+  }
+
+  // The whole allocation of a plain cache in one call, first use included, for builds without
+  // the inlined fast path: each call site then costs a call, whatever the cache's type.
+  [[nodiscard]] ATTACHABLE_NOINLINE static allocation
+  allocate_from(cache_handle<Lock>& handle, const cache_identity* identity) noexcept
+  {
+    state* m = handle.master.load_acquire();
+    if (m == nullptr) [[unlikely]]
+    {
+      const result<state*> created = base::publish_new(handle, identity);
+      if (!created)
+      {
+        return allocation{created.error()};
+      }
+      m = *created;
+    }
+    return allocate(m, slots{identity->descriptor}, identity->descriptor->links_offset);
   }
 
   // Reserves room for one more slab under max_slabs.
@@ -87,8 +105,8 @@ struct hierarchy : lifecycle<Lock, SlabSize>
       failure = outcome.error;
       return nullptr;
     }
-    return format_slab<SlabSize>(outcome.memory, d.identity, m, d.slave_slots_offset,
-                                 d.objects_per_slab, slab_role::slave);
+    return format_slab<SlabSize>(outcome.memory, relaxed(base::master_slab(m)->identity), m,
+                                 d.slave_slots_offset, d.objects_per_slab, slab_role::slave);
   }
 
   // Context: lock NOT held; takes it; calls the source without it.
@@ -98,7 +116,7 @@ struct hierarchy : lifecycle<Lock, SlabSize>
     m->lock.lock();
     // A slot may have come free since the caller looked.
     allocation taken = take_counted(m->core, g, links(m));
-    if (taken.slot == nullptr && taken.error == slab_error::out_of_memory && begin_growth(m))
+    if (!taken.ok() && taken.error() == slab_error::out_of_memory && begin_growth(m))
     {
       m->lock.unlock();
       slab_error failure = slab_error::out_of_memory;
@@ -106,7 +124,7 @@ struct hierarchy : lifecycle<Lock, SlabSize>
       if (s == nullptr)
       {
         m->lock.unlock();
-        return {nullptr, failure};
+        return allocation{failure};
       }
       add_grown_slave(m->core, s, links(m));
       taken = take_counted(m->core, g, links(m));
@@ -152,7 +170,6 @@ struct hierarchy : lifecycle<Lock, SlabSize>
     }
     unlock_and_settle(m, on_emptied(m, s));
   }
-
 };
 
 } // namespace attachable::detail::inline ATTACHABLE_ABI

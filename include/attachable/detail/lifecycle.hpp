@@ -52,6 +52,22 @@ inline constexpr std::size_t master_hot_end = std::is_empty_v<Lock>
                                                   : align_up(sizeof(master_core), alignof(Lock)) +
                                                         sizeof(Lock);
 
+// What a slab_cache object holds: its hierarchy's master, published on first use, and the name
+// it gives a master it creates.
+template <class Lock>
+struct cache_handle
+{
+  using pointer = published_pointer<master_state<Lock>>;
+
+  [[nodiscard]] static constexpr pointer published(master_state<Lock>* m) noexcept
+  {
+    return pointer(m);
+  }
+
+  pointer master;
+  const char* name = nullptr;
+};
+
 // The lock that orders first use where no compare-and-swap exists: one per Lock type.
 template <class Lock>
 inline Lock first_use_lock{};
@@ -151,8 +167,10 @@ struct lifecycle
   // ---- creation and teardown ---------------------------------------------------------------
 
   // Context: lock NOT held; calls the source once; registers the hierarchy.
-  [[nodiscard]] static result<state*> create(const cache_descriptor& d, const char* name) noexcept
+  [[nodiscard]] static result<state*> create(const cache_identity* identity,
+                                             const char* name) noexcept
   {
+    const cache_descriptor& d = *identity->descriptor;
     const obtained outcome = obtain_slab(d);
     if (outcome.memory == nullptr)
     {
@@ -173,7 +191,7 @@ struct lifecycle
         ::new (cpu_at(m, cpu)) cpu_cache<Lock>{};
       }
     }
-    slab* const s = format_slab<SlabSize>(bytes, d.identity, m, d.master_slots_offset,
+    slab* const s = format_slab<SlabSize>(bytes, identity, m, d.master_slots_offset,
                                           d.objects_per_master, slab_role::master);
     s->live = 1; // the handle's count, see slab::live
     link_before(m->core, s, nullptr, d.links_offset);
@@ -221,28 +239,39 @@ struct lifecycle
   }
 
   // Returns: the master `handle` points to, creating and publishing one if it has none.
+  // Context: as for publish_new, below.
+  [[nodiscard]] ATTACHABLE_NOINLINE static result<state*>
+  master_of(cache_handle<Lock>& handle, const cache_identity* identity) noexcept
+  {
+    if (state* const m = handle.master.load_acquire())
+    {
+      return m;
+    }
+    return publish_new(handle, identity);
+  }
+
+  // Returns: the master `handle` points to, creating and publishing one if it has none.
   // Context: calls the source when it creates; concurrent first users race to publish, and a
   // loser gives its fresh master straight back, so exactly one master survives.
   [[nodiscard]] ATTACHABLE_NOINLINE static result<state*>
-  publish_new(published_pointer<state>& handle, const cache_descriptor& d,
-              const char* name) noexcept
+  publish_new(cache_handle<Lock>& handle, const cache_identity* identity) noexcept
   {
-    result<state*> created = create(d, name);
+    result<state*> created = create(identity, handle.name);
     if (!created)
     {
       return created;
     }
     state* expected = nullptr;
 #if ATTACHABLE_HAS_ATOMIC_RMW
-    const bool won = handle.publish_if_null(*created, expected);
+    const bool won = handle.master.publish_if_null(*created, expected);
 #else
     // No compare-and-swap on this core: the cache's own kind of lock orders first use.
     first_use_lock<Lock>.lock();
-    expected = handle.load_acquire();
+    expected = handle.master.load_acquire();
     const bool won = expected == nullptr;
     if (won)
     {
-      handle.store_release(*created);
+      handle.master.store_release(*created);
     }
     first_use_lock<Lock>.unlock();
 #endif

@@ -80,7 +80,7 @@ struct object_cache
     m->lock.lock();
     while (moved < want)
     {
-      void* const slot = take_counted(m->core, slots{&d}, d.links_offset).slot;
+      void* const slot = take_counted(m->core, slots{&d}, d.links_offset).slot();
       if (slot == nullptr)
       {
         break;

@@ -55,8 +55,7 @@ struct raw_pointers
     {
       return nullptr;
     }
-    if (load_acquire(s->magic) != magic_for(s) ||
-        relaxed(s->identity) != identity)
+    if (load_acquire(s->magic) != magic_for(s) || relaxed(s->identity) != identity)
     {
       return nullptr;
     }
@@ -134,9 +133,10 @@ struct raw_pointers
 
   // The runtime-geometry deallocate, for builds without the inlined fast path.
   [[nodiscard]] ATTACHABLE_NOINLINE static result<void>
-  deallocate_any(void* pointer, const cache_descriptor* d) noexcept
+  deallocate_any(void* pointer, const cache_identity* identity) noexcept
   {
-    return deallocate(pointer, d->identity, runtime_slots<SlabSize>{d}, d->links_offset);
+    const cache_descriptor* const d = identity->descriptor;
+    return deallocate(pointer, identity, runtime_slots<SlabSize>{d}, d->links_offset);
   }
 
   // Returns: nothing if `pointer` is a slot of this cache type that the user owns.
@@ -239,28 +239,28 @@ struct raw_pointers
     std::size_t got = 0;
     while (got < n)
     {
-      allocation taken{nullptr, slab_error::out_of_memory};
+      allocation taken{slab_error::out_of_memory};
       m->lock.lock();
       while (got < n)
       {
         taken = take_counted(m->core, g, links);
-        if (taken.slot == nullptr)
+        if (!taken.ok())
         {
           break;
         }
-        out[got++] = taken.slot;
+        out[got++] = taken.slot();
       }
       m->lock.unlock();
-      if (got == n || taken.error == slab_error::fatal_error)
+      if (got == n || (!taken.ok() && taken.error() == slab_error::fatal_error))
       {
         break;
       }
       const allocation grown = core::grow_and_allocate(m);
-      if (grown.slot == nullptr)
+      if (!grown.ok())
       {
         break;
       }
-      out[got++] = grown.slot;
+      out[got++] = grown.slot();
     }
     return got;
   }

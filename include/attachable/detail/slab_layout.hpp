@@ -62,7 +62,7 @@ enum class slab_role : std::uint8_t
 struct slab
 {
   std::uintptr_t magic;       // slab_magic ^ this header's address; 0 once returned
-  const void* identity;       // the cache type's identity (see cache_descriptor)
+  const void* identity;       // the cache type's identity (see cache_type), the master's in all
   void* owner;                // the hierarchy's master state
   std::uint32_t slots_offset; // bytes from the slab's start to slot 0
   std::uint32_t capacity;     // slots in this slab
@@ -246,9 +246,6 @@ master_slots(const geometry_request& r, std::size_t slot_size, std::size_t slot_
 struct cache_descriptor
 {
   registry_type registry; // first, so that the registry reaches the descriptor through it
-  // The address of a variable of its own per cache type: a mutable object, so that no linker
-  // folds two of them, whereas two descriptors of the same shape could be folded.
-  const void* identity;
   void* (*allocate_slab)(layout) noexcept;
   result<void> (*free_slab)(void*, layout) noexcept;
   std::uint32_t object_size;
@@ -266,6 +263,14 @@ struct cache_descriptor
   std::uint32_t cpu_count;
   std::uint32_t cpu_stride; // bytes from one CPU's cache to the next
   caching_kind caching;
+};
+
+// The identity of one cache type: a mutable object of its own (so that no linker folds two of
+// them, as it may fold two equal constants), whose address every slab of the type carries in
+// its header, and which leads to the descriptor the type shares with others of its shape.
+struct cache_identity
+{
+  const cache_descriptor* descriptor;
 };
 
 } // namespace attachable::detail::inline ATTACHABLE_ABI

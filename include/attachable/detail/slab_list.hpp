@@ -247,11 +247,30 @@ ATTACHABLE_NOINLINE inline void drop_free_list(master_core& m, std::size_t links
 
 // ---- counted take and put ------------------------------------------------------------------
 
-// A slot, or null and why not. Two registers, so that the slow paths return both cheaply.
-struct allocation
+// A slot, or why there is none, in one word (as Linux's ERR_PTR): a slot is never within the
+// first bytes of memory, so small values carry the error. One register, so that every path
+// returns it cheaply, on cores that return larger structures through memory too.
+class allocation
 {
-  void* slot;
-  slab_error error;
+public:
+  // Requires: `slot` is a slot.
+  explicit allocation(void* slot) noexcept : bits_(address_of(slot))
+  {
+    ATTACHABLE_ASSUME(bits_ > most_error);
+  }
+  explicit allocation(slab_error error) noexcept : bits_(static_cast<std::uintptr_t>(error) + 1) {}
+
+  [[nodiscard]] bool ok() const noexcept { return bits_ > most_error; }
+  [[nodiscard]] void* slot() const noexcept
+  {
+    return ok() ? reinterpret_cast<void*>(bits_) : nullptr;
+  }
+  // Requires: !ok().
+  [[nodiscard]] slab_error error() const noexcept { return static_cast<slab_error>(bits_ - 1); }
+
+private:
+  static constexpr std::uintptr_t most_error = 16;
+  std::uintptr_t bits_;
 };
 
 // Takes a slot from the cursor slab.
@@ -265,7 +284,7 @@ template <class G>
   slab* const s = m.cursor;
   if (s == nullptr) [[unlikely]]
   {
-    return {nullptr, slab_error::out_of_memory};
+    return allocation{slab_error::out_of_memory};
   }
   take_result result;
   void* const slot = take_slot(s, g, result);
@@ -274,7 +293,7 @@ template <class G>
     if (result == take_result::corrupted)
     {
       drop_free_list(m, links);
-      return {nullptr, slab_error::fatal_error};
+      return allocation{slab_error::fatal_error};
     }
     cursor_filled(m, links);
   }
@@ -286,7 +305,7 @@ template <class G>
     m.headroom = 0;
     ++m.peak;
   }
-  return {slot, slab_error::out_of_memory};
+  return allocation{slot};
 }
 
 // Puts back a slot of `s`.

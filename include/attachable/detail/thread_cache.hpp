@@ -63,7 +63,7 @@ struct thread_caching
       void* const slot = c.items[n - 1];
       set_relaxed(c.head.count, n - 1);
       cached::unpark(slot, Type::slot_size, Type::object_size);
-      return {slot, slab_error::out_of_memory};
+      return allocation{slot};
     }
     return allocate_slow(m);
   }
@@ -107,7 +107,7 @@ struct thread_caching
     void* const slot = c.items[n - 1];
     set_relaxed(c.head.count, n - 1);
     cached::unpark(slot, Type::slot_size, Type::object_size);
-    return {slot, slab_error::out_of_memory};
+    return allocation{slot};
   }
 
   ATTACHABLE_NOINLINE static void free_slow(void* slot) noexcept

@@ -134,8 +134,8 @@ struct verifier
   [[nodiscard]] static const char* header_broken(state* m, const slab* s, bool is_master) noexcept
   {
     const cache_descriptor& d = m->core.descriptor();
-    if (relaxed(s->magic) != magic_for(s) || relaxed(s->identity) != d.identity ||
-        relaxed(s->owner) != m)
+    if (relaxed(s->magic) != magic_for(s) ||
+        relaxed(s->identity) != relaxed(core::master_slab(m)->identity) || relaxed(s->owner) != m)
     {
       return "attachable::verify: a slab header's magic, identity or owner is wrong";
     }
