@@ -185,16 +185,19 @@ struct cache_control
   // Context: takes the lock; may call the source without it.
   static void release_handle(state* m) noexcept
   {
+    const bool per_cpu = m->core.descriptor().caching == caching_kind::per_cpu;
     m->lock.lock();
     const bool last = --m->handles == 0;
     if (last)
     {
       core::master_slab(m)->role = slab_role::orphaned_master;
       --core::master_slab(m)->live; // no handle's count any more, see slab::live
-      if (m->core.descriptor().caching == caching_kind::per_cpu)
+      if (per_cpu)
       {
         // From here on frees bypass the CPU caches, so draining them now drains them for good.
+        // The drain holds the hierarchy: a flush that empties it must not tear it down.
         set_relaxed(core::area_of(m)->orphaned, 1);
+        ++m->core.pending;
       }
     }
     m->lock.unlock();
@@ -202,22 +205,20 @@ struct cache_control
     {
       return;
     }
-    if (m->core.descriptor().caching == caching_kind::per_cpu)
+    if (per_cpu)
     {
       cached::drain_all_cpus(m);
+      m->lock.lock();
+      --m->core.pending;
+      m->lock.unlock();
     }
     m->lock.lock();
     const std::size_t live = m->core.taken() - cached::cached_objects(m);
     const char* const name = m->core.name != nullptr ? m->core.name : "(unnamed)";
-    const bool dead = core::is_dead(m);
-    m->lock.unlock();
+    core::unlock_and_settle(m, nullptr);
     if (live != 0)
     {
       ATTACHABLE_REPORT_LEAK(name, live);
-    }
-    if (dead)
-    {
-      core::destroy(m);
     }
   }
 };

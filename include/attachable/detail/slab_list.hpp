@@ -51,10 +51,12 @@ struct master_core
   std::uint32_t retain = 1;       // empty slaves kept instead of released
   std::uint32_t hook_failures = 0;
   std::uint32_t in_flight = 0; // slabs detached and being returned outside the lock
-  std::uint32_t pending = 0;   // slabs being obtained outside the lock
-  slab* cursor = nullptr;      // the first slab with a free slot, or null when all are full
-  std::size_t headroom = 0;    // peak - taken: taken slots = peak - headroom
-  std::size_t peak = 0;        // the most slots ever taken at once
+  // Calls running outside the lock that still need the hierarchy: slabs being obtained from
+  // the source, and a last handle draining the per-CPU caches.
+  std::uint32_t pending = 0;
+  slab* cursor = nullptr;   // the first slab with a free slot, or null when all are full
+  std::size_t headroom = 0; // peak - taken: taken slots = peak - headroom
+  std::size_t peak = 0;     // the most slots ever taken at once
 
   [[nodiscard]] const cache_descriptor& descriptor() const noexcept
   {
