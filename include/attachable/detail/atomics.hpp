@@ -1,7 +1,9 @@
 // attachable-slab: the few word-sized atomic accesses the library makes, on every core.
 //
-// Where the core has atomic read-modify-write (ATTACHABLE_HAS_ATOMIC_RMW), these are
-// std::atomic_ref operations, so that ThreadSanitizer sees them. Where it has none (Cortex-M0,
+// Where the core has atomic read-modify-write (ATTACHABLE_HAS_ATOMIC_RMW), these are the
+// compilers' __atomic builtins on the object itself (what std::atomic_ref does, without making
+// the compiler take the object's address: a thread-local counter stays one instruction), which
+// ThreadSanitizer sees. Where it has none (Cortex-M0,
 // RV32 without the A extension), compilers turn even a std::atomic load into a library call;
 // there an aligned word is read and written whole by one instruction anyway, so a volatile
 // access plus a fence for ordering does the same job without a library.
@@ -19,7 +21,7 @@ template <class T>
 [[nodiscard]] inline T load_relaxed(const T& field) noexcept
 {
 #if ATTACHABLE_HAS_ATOMIC_RMW
-  return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+  return __atomic_load_n(&field, __ATOMIC_RELAXED);
 #else
   return *static_cast<const volatile T*>(&field);
 #endif
@@ -29,7 +31,7 @@ template <class T, class U>
 inline void store_relaxed(T& field, U value) noexcept
 {
 #if ATTACHABLE_HAS_ATOMIC_RMW
-  std::atomic_ref<T>(field).store(static_cast<T>(value), std::memory_order_relaxed);
+  __atomic_store_n(&field, static_cast<T>(value), __ATOMIC_RELAXED);
 #else
   *static_cast<volatile T*>(&field) = static_cast<T>(value);
 #endif
@@ -39,7 +41,7 @@ template <class T>
 [[nodiscard]] inline T load_acquire(const T& field) noexcept
 {
 #if ATTACHABLE_HAS_ATOMIC_RMW
-  return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_acquire);
+  return __atomic_load_n(&field, __ATOMIC_ACQUIRE);
 #else
   const T value = *static_cast<const volatile T*>(&field);
   std::atomic_thread_fence(std::memory_order_acquire);
@@ -51,7 +53,7 @@ template <class T, class U>
 inline void store_release(T& field, U value) noexcept
 {
 #if ATTACHABLE_HAS_ATOMIC_RMW
-  std::atomic_ref<T>(field).store(static_cast<T>(value), std::memory_order_release);
+  __atomic_store_n(&field, static_cast<T>(value), __ATOMIC_RELEASE);
 #else
   std::atomic_thread_fence(std::memory_order_release);
   *static_cast<volatile T*>(&field) = static_cast<T>(value);
@@ -78,8 +80,8 @@ public:
   [[nodiscard]] bool publish_if_null(T* desired, T*& current) noexcept
   {
     current = nullptr;
-    return std::atomic_ref<T*>(value_).compare_exchange_strong(
-        current, desired, std::memory_order_acq_rel, std::memory_order_acquire);
+    return __atomic_compare_exchange_n(&value_, &current, desired, false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
   }
 #endif
 

@@ -106,7 +106,7 @@ inline void set_next_free(void* slot, std::uint32_t index) noexcept
 // O(1) without the slab's bitmap; allocation clears the tag.
 [[nodiscard]] inline std::uint32_t free_tag(const void* slot) noexcept
 {
-  return static_cast<std::uint32_t>(address_of(slot) >> 2) ^ 0xA77A'C4B1u;
+  return static_cast<std::uint32_t>(address_of(slot)) ^ 0xA77A'C4B0u;
 }
 inline constexpr std::uint32_t cached_tag_bit = 1;
 inline constexpr std::size_t tag_offset = sizeof(std::uint32_t);
