@@ -133,7 +133,10 @@ struct thread_caching
     const std::uint32_t n = cached::take_oldest(c.items, c.head.count, Type::cache_batch, out);
     c.items[c.head.count] = slot;
     set_relaxed(c.head.count, c.head.count + 1);
-    cached::put_back(m, out, n);
+    if (n != 0)
+    {
+      cached::put_back(m, out, n);
+    }
   }
 
   static void bind(state* m) noexcept
