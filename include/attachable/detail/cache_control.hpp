@@ -63,9 +63,9 @@ struct cache_control
   // Complexity: O(empty slaves), plus O(CPUs) with per_cpu.
   static std::size_t shrink(state* m) noexcept
   {
-    if (m->core.descriptor().caching == caching_kind::per_cpu)
+    if (const auto drain = m->core.descriptor().drain_every_cpu)
     {
-      cached::drain_all_cpus(m);
+      drain(m);
     }
     const std::size_t links = core::links(m);
     slab* released = nullptr;
@@ -105,13 +105,20 @@ struct cache_control
   }
 
   // Context: the lock held.
+  [[nodiscard]] static std::size_t cached_count(state* m) noexcept
+  {
+    const auto count = m->core.descriptor().count_cached;
+    return count != nullptr ? count(m) : 0;
+  }
+
+  // Context: the lock held.
   [[nodiscard]] static slab_stats snapshot(state* m) noexcept
   {
     const master_core& c = m->core;
     slab_stats s;
     s.slabs = c.slabs;
     s.capacity = c.capacity();
-    s.cached_objects = cached::cached_objects(m);
+    s.cached_objects = cached_count(m);
     s.live_objects = c.taken() - s.cached_objects;
     s.peak_live_objects = c.peak;
     s.reserved_objects = c.reserved;
@@ -207,13 +214,13 @@ struct cache_control
     }
     if (per_cpu)
     {
-      cached::drain_all_cpus(m);
+      m->core.descriptor().drain_every_cpu(m);
       m->lock.lock();
       --m->core.pending;
       m->lock.unlock();
     }
     m->lock.lock();
-    const std::size_t live = m->core.taken() - cached::cached_objects(m);
+    const std::size_t live = m->core.taken() - cached_count(m);
     const char* const name = m->core.name != nullptr ? m->core.name : "(unnamed)";
     core::unlock_and_settle(m, nullptr);
     if (live != 0)

@@ -15,6 +15,7 @@
 #include <attachable/detail/cache_control.hpp>
 #include <attachable/detail/cached_area.hpp>
 #include <attachable/detail/lifecycle.hpp>
+#include <attachable/detail/object_cache.hpp>
 #include <attachable/detail/option_list.hpp>
 #include <attachable/detail/slab_layout.hpp>
 
@@ -75,7 +76,9 @@ struct cache_shape
       cache_batch,
       static_cast<std::uint32_t>(CpuCount),
       static_cast<std::uint32_t>(cpu_stride),
-      Caching};
+      Caching,
+      tagged ? &object_cache<Lock, SlabSize>::cached_objects : nullptr,
+      Caching == caching_kind::per_cpu ? &object_cache<Lock, SlabSize>::drain_all_cpus : nullptr};
 };
 
 } // namespace attachable::detail::inline ATTACHABLE_ABI

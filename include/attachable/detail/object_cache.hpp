@@ -224,8 +224,9 @@ struct object_cache
     return n;
   }
 
-  static std::size_t drain_all_cpus(state* m) noexcept
+  static std::size_t drain_all_cpus(void* master) noexcept
   {
+    auto* const m = static_cast<state*>(master);
     std::size_t drained = 0;
     for (std::size_t cpu = 0; cpu < m->core.descriptor().cpu_count; ++cpu)
     {
@@ -244,8 +245,9 @@ struct object_cache
   // Objects parked in the hierarchy's caches, read without their owners' cooperation: exact
   // when no cache is changing, never more than the slots taken.
   // Context: the hierarchy's lock held. Complexity: O(threads bound) or O(CPUs).
-  [[nodiscard]] static std::size_t cached_objects(state* m) noexcept
+  [[nodiscard]] static std::size_t cached_objects(void* master) noexcept
   {
+    auto* const m = static_cast<state*>(master);
     const cache_descriptor& d = m->core.descriptor();
     std::size_t cached = 0;
     if (d.caching == caching_kind::per_thread)

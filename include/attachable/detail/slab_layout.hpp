@@ -263,6 +263,11 @@ struct cache_descriptor
   std::uint32_t cpu_count;
   std::uint32_t cpu_stride; // bytes from one CPU's cache to the next
   caching_kind caching;
+  // With caching only (null otherwise, so that a program without caching links none of that
+  // code): the objects parked in the caches, and draining every CPU's cache (per_cpu).
+  // Both take the master state. Context: see object_cache.hpp.
+  std::size_t (*count_cached)(void* master) noexcept;
+  std::size_t (*drain_every_cpu)(void* master) noexcept;
 };
 
 // The identity of one cache type: a mutable object of its own (so that no linker folds two of
