@@ -104,6 +104,11 @@ struct resource_candidate
   Resource resource;
 };
 
+// One-parameter names for the candidates' allocators: clang does not let a template with more
+// (defaulted) parameters stand for a template template parameter of one.
+template <class T>
+using slab_allocator_spin_lock = attachable::slab_allocator<T>;
+
 template <class T>
 using slab_allocator_no_lock = attachable::slab_allocator<T, attachable::no_lock>;
 
@@ -114,7 +119,7 @@ struct std_allocator : allocator_candidate<std::allocator>
 {
   static constexpr const char* name = "std_allocator";
 };
-struct slab_allocator : allocator_candidate<attachable::slab_allocator>
+struct slab_allocator : allocator_candidate<slab_allocator_spin_lock>
 {
   static constexpr const char* name = "slab_allocator";
 };
