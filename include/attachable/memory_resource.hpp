@@ -111,31 +111,38 @@ using resource_caches =
     typename resource_cache_tuple<std::make_index_sequence<resource_size_classes.size()>>::type;
 
 // Each class is a cache of another type, so a request reaches its class through a table of
-// functions indexed by class.
+// functions indexed by class. They return a plain pointer and flag, not a result: g++ 12 builds a
+// result<void*> returned from a call it cannot inline byte by byte on the stack and reads it back
+// whole, a store-forwarding stall that cost more than the rest of the allocation.
 template <std::size_t Index>
-result<void*> allocate_in_class(resource_caches& caches) noexcept
+void* allocate_in_class(resource_caches& caches, slab_error& failure) noexcept
 {
-  return std::get<Index>(caches).allocate();
+  result<void*> block = std::get<Index>(caches).allocate();
+  if (block) [[likely]]
+  {
+    return *block;
+  }
+  failure = block.error();
+  return nullptr;
 }
 
 template <std::size_t Index>
-result<void> deallocate_in_class(void* block) noexcept
+bool deallocate_in_class(void* block) noexcept
 {
-  return resource_class_cache<Index>::deallocate(block);
+  return resource_class_cache<Index>::deallocate(block).has_value();
 }
 
 template <std::size_t... Index>
 constexpr auto resource_allocators(std::index_sequence<Index...>) noexcept
 {
-  return std::array<result<void*> (*)(resource_caches&) noexcept, sizeof...(Index)>{
+  return std::array<void* (*)(resource_caches&, slab_error&) noexcept, sizeof...(Index)>{
       &allocate_in_class<Index>...};
 }
 
 template <std::size_t... Index>
 constexpr auto resource_deallocators(std::index_sequence<Index...>) noexcept
 {
-  return std::array<result<void> (*)(void*) noexcept, sizeof...(Index)>{
-      &deallocate_in_class<Index>...};
+  return std::array<bool (*)(void*) noexcept, sizeof...(Index)>{&deallocate_in_class<Index>...};
 }
 
 inline constexpr auto allocate_in_resource_class =
@@ -228,12 +235,13 @@ protected:
     const std::size_t index = class_index(bytes, alignment);
     if (index < size_class_count) [[likely]]
     {
-      result<void*> block = detail::allocate_in_resource_class[index](caches_);
-      if (!block) [[unlikely]]
+      slab_error failure; // written on every path that returns null
+      void* const block = detail::allocate_in_resource_class[index](caches_, failure);
+      if (block == nullptr) [[unlikely]]
       {
-        detail::throw_bad_slab_alloc(block.error());
+        detail::throw_bad_slab_alloc(failure);
       }
-      return *block;
+      return block;
     }
     return allocate_upstream(bytes, alignment);
   }
