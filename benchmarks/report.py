@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns a benchmark run's JSON output into the README's markdown tables and charts.
 
-Usage: report.py <bench.json> [--chart <image.png>]
+Usage: report.py <bench.json | table.md> [--chart <image.png>]
 
 With slab_cache_bench's output it prints the main performance table: each cell is ns per
 operation (1e9 / items_per_second, from the median when the run had repetitions) and its ratio
@@ -13,6 +13,10 @@ its ratio to std::allocator, and then the targets of issue 12, each marked met o
 
 --chart also draws the table as bars, one panel per workload, into the given PNG (needs
 matplotlib; Debian: python3-matplotlib, which Debian's /usr/bin/python3 sees).
+
+Instead of JSON it also reads a markdown table that it printed before (any text file whose table
+rows it recognises, such as README.md), so that a chart can be redrawn for a table already
+published without running the benchmarks again.
 """
 import argparse
 import json
@@ -47,10 +51,37 @@ CONTAINER_TARGETS = [
 ]
 
 
+def markdown_medians(text):
+    """Reads back the tables this script prints: {run_name: ns per operation}."""
+    ns = {}
+    columns = None
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or len(cells) < 2:
+            columns = None
+            continue
+        if cells[0] == "workload":
+            columns = cells
+            continue
+        if columns is None or len(cells) != len(columns):
+            continue
+        sized = columns[1] == "bytes"
+        first = 2 if sized else 1
+        for candidate, value in zip(columns[first:], cells[first:]):
+            number = re.match(r"^([0-9.]+)", value)
+            if number:
+                name = f"BM_{candidate}_{cells[0]}" + (f"/{cells[1]}" if sized else "")
+                ns[name] = float(number[1])
+    return ns
+
+
 def medians(path):
     """Returns {run_name: ns per operation} for the median (or only) run of each benchmark."""
     with open(path) as f:
-        runs = json.load(f)["benchmarks"]
+        text = f.read()
+    if not text.lstrip().startswith("{"):
+        return markdown_medians(text)
+    runs = json.loads(text)["benchmarks"]
     ns = {}
     for run in runs:
         if run.get("aggregate_name", "median") != "median" or "items_per_second" not in run:
@@ -182,7 +213,8 @@ def container_chart(table, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json", help="a benchmark run's --benchmark_out file")
+    parser.add_argument("json", help="a benchmark run's --benchmark_out file, or a markdown "
+                        "table this script printed")
     parser.add_argument("--chart", metavar="PNG", help="also draw the table into this image")
     arguments = parser.parse_args()
     ns = medians(arguments.json)
