@@ -50,7 +50,8 @@ std::uint32_t next_random(std::uint32_t& state) noexcept
 
 std::uint64_t stamp(unsigned thread, int key) noexcept
 {
-  return (std::uint64_t{thread} << 32) ^ static_cast<std::uint64_t>(key) * std::uint64_t{0x9E37'79B9};
+  return (std::uint64_t{thread} << 32) ^
+         static_cast<std::uint64_t>(key) * std::uint64_t{0x9E37'79B9};
 }
 
 } // namespace
