@@ -10,7 +10,8 @@
 //   320 384 448 512 640 768 896 1024                  in 16 KiB slabs
 //
 // A request of n bytes aligned to a gets the smallest class of at least n bytes whose
-// alignment is at least a. What that wastes inside a block, at worst:
+// alignment is at least a. What that wastes inside a block, at worst, for a of at most 8 (a
+// stricter alignment may move a request further up):
 //
 //   requests of 1 to 32 bytes       at most 7 bytes per block
 //   requests of 33 to 128 bytes     at most 15 bytes per block
