@@ -2,17 +2,23 @@
 # Installs the Debian packages that the build, tests, examples and benchmarks need, and nothing
 # that is already installed, so running it again costs only a few dpkg queries.
 #
-# Usage: scripts/install-deps.sh [extra-package...]
+# Usage: scripts/install-deps.sh [--examples] [extra-package...]
+#   --examples   only what building and running the examples needs (scripts/run-examples.sh)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# libclang-rt-dev carries Clang's sanitizer runtimes; clang only recommends it, and recommends
-# are not installed here.
-packages=(
+# The examples preset builds with g++ and Ninja, and runs nothing else.
+examples=(
   cmake
   ninja-build
   g++
+)
+
+# libclang-rt-dev carries Clang's sanitizer runtimes; clang only recommends it, and recommends
+# are not installed here.
+everything=(
+  "${examples[@]}"
   clang
   libclang-rt-dev
   catch2
@@ -32,10 +38,22 @@ packages=(
   g++-aarch64-linux-gnu
   g++-s390x-linux-gnu
   qemu-user
-  # Benchmarks compare against mimalloc.
+  # The plain-Make consumer test: make, and pkg-config to read attachable-slab.pc.
+  make
+  pkgconf
+  # Benchmarks compare against mimalloc and Boost's fast_pool_allocator; benchmarks/report.py
+  # draws the README's charts with matplotlib.
   libmimalloc-dev
-  "$@"
+  libboost-dev
+  python3-matplotlib
 )
+
+packages=("${everything[@]}")
+if (($# > 0)) && [[ $1 == --examples ]]; then
+  packages=("${examples[@]}")
+  shift
+fi
+packages+=("$@")
 
 missing=()
 for package in "${packages[@]}"; do

@@ -12,7 +12,17 @@
 /// Called on a contract violation that cannot be reported as a value, such as
 /// `result::value()` on an error. It receives a `const char*` sentence and must not
 /// return. Define it before including any attachable header to route it to your
-/// kernel's panic or your test harness; the default traps.
+/// kernel's panic or your test harness. The default traps; on a hosted implementation
+/// (__STDC_HOSTED__, which -ffreestanding clears) it first writes the sentence to stderr.
+#ifndef ATTACHABLE_PANIC
+#if __STDC_HOSTED__
+#if __has_include(<cstdio>)
+#include <cstdio>
+#define ATTACHABLE_PANIC(message)                                                                  \
+  ((void)::std::fprintf(stderr, "attachable panic: %s\n", (message)), __builtin_trap())
+#endif
+#endif
+#endif
 #ifndef ATTACHABLE_PANIC
 #define ATTACHABLE_PANIC(message) ((void)(message), __builtin_trap())
 #endif

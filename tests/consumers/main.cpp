@@ -1,8 +1,14 @@
-// What a user writes first: include the umbrella header, provide the two hooks, allocate.
-// Shared by the find_package and add_subdirectory consumer projects.
+// What a user writes first: include the umbrella header, provide the two hooks, allocate; and, on
+// a hosted build, put standard containers on slab caches through the two adapter headers.
+// Shared by the find_package, add_subdirectory and plain-Make consumer projects.
+#include <attachable/memory_resource.hpp>
 #include <attachable/slab.hpp>
+#include <attachable/std_allocator.hpp>
 
 #include <cstdlib>
+#include <list>
+#include <memory_resource>
+#include <vector>
 
 namespace
 {
@@ -28,5 +34,10 @@ int main()
 {
   attachable::slab_cache<int> cache;
   auto box = cache.alloc();
-  return box.has_value() ? EXIT_SUCCESS : EXIT_FAILURE;
+
+  std::list<int, attachable::slab_allocator<int>> list{1, 2, 3};
+  attachable::slab_resource resource;
+  std::pmr::vector<int> vector({4, 5, 6}, &resource);
+
+  return box.has_value() && list.back() + vector.back() == 9 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

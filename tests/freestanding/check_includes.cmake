@@ -1,6 +1,7 @@
 # Fails if any header under INCLUDE_DIR includes something other than another header of the
 # library or one of the C++20 freestanding headers that STYLE.md allows; a hosted header
-# is accepted only inside an #if on its own opt-in macro (see opt_in below).
+# is accepted only inside an #if on its own opt-in macro (see opt_in below). The hosted-only
+# headers (see hosted_only below) are not scanned, and no other header may include them.
 #
 #   cmake -DINCLUDE_DIR=<dir> -P check_includes.cmake
 cmake_minimum_required(VERSION 3.25)
@@ -8,7 +9,13 @@ cmake_minimum_required(VERSION 3.25)
 set(allowed cstddef cstdint climits limits new type_traits concepts bit atomic version compare)
 # Hosted headers allowed only inside an #if on the opt-in macro that STYLE.md gives them
 # ("Valgrind client requests only behind an opt-in macro"), as <header>=<macro>.
-set(opt_in valgrind/memcheck.h=ATTACHABLE_VALGRIND)
+# <cstdio> serves only the default ATTACHABLE_PANIC, which writes its sentence to stderr when the
+# implementation is hosted; -ffreestanding clears __STDC_HOSTED__.
+set(opt_in valgrind/memcheck.h=ATTACHABLE_VALGRIND cstdio=__STDC_HOSTED__)
+# The standard-library adapters: an allocator must throw std::bad_alloc and a memory resource
+# derives from std::pmr::memory_resource, so these two are hosted by nature. Users include
+# them by name; <attachable/slab.hpp> and every freestanding header must not.
+set(hosted_only attachable/std_allocator.hpp attachable/memory_resource.hpp)
 
 file(GLOB_RECURSE headers RELATIVE "${INCLUDE_DIR}" "${INCLUDE_DIR}/*.hpp" "${INCLUDE_DIR}/*.h")
 if(NOT headers)
@@ -16,7 +23,12 @@ if(NOT headers)
 endif()
 
 set(violations)
+set(scanned 0)
 foreach(header IN LISTS headers)
+  if(header IN_LIST hosted_only)
+    continue()
+  endif()
+  math(EXPR scanned "${scanned} + 1")
   file(STRINGS "${INCLUDE_DIR}/${header}" lines REGEX "^[ \t]*#")
   # The conditions of the #if blocks around the current line; an #else branch is marked "!".
   set(conditions)
@@ -39,7 +51,9 @@ foreach(header IN LISTS headers)
       continue()
     endif()
     set(included "${CMAKE_MATCH_1}")
-    if(included MATCHES "^attachable/")
+    if(included IN_LIST hosted_only)
+      list(APPEND violations "${header}: includes <${included}>, which is hosted-only")
+    elseif(included MATCHES "^attachable/")
       if(NOT EXISTS "${INCLUDE_DIR}/${included}")
         list(APPEND violations "${header}: includes <${included}>, which is not in ${INCLUDE_DIR}")
       endif()
@@ -65,9 +79,9 @@ foreach(header IN LISTS headers)
   endforeach()
 endforeach()
 
-list(LENGTH headers count)
 if(violations)
   list(JOIN violations "\n  " report)
   message(FATAL_ERROR "headers may include only <attachable/...> and the freestanding allow-list (${allowed}):\n  ${report}")
 endif()
-message("${count} headers include only freestanding headers")
+message("${scanned} headers include only freestanding headers and none of the hosted-only "
+        "headers (${hosted_only})")

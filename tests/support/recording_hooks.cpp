@@ -30,9 +30,11 @@ struct hook_state
   std::size_t fail_free_at = 0;
 };
 
+// Never destroyed: a cache at namespace scope (slab_allocator's, for one) gives its slabs back
+// from a static destructor, which may run after a function-local static here would have died.
 hook_state& state()
 {
-  static hook_state instance;
+  static hook_state& instance = *new hook_state;
   return instance;
 }
 

@@ -14,4 +14,13 @@
 
 #include <valgrind/memcheck.h> // rejected: not behind its opt-in macro
 
+#ifndef ATTACHABLE_PANIC
+#if __STDC_HOSTED__
+#include <cstdio> // allowed: the hosted default panic writes to stderr
+#endif
+#endif
+#include <cstdio> // rejected: not behind __STDC_HOSTED__
+
+#include <attachable/std_allocator.hpp> // rejected: hosted-only, even where it exists
+
 #endif // ATTACHABLE_FIXTURE_HOSTED_HPP
