@@ -193,3 +193,113 @@ TEST_CASE("an arena with more slabs than one bitmap word tracks each slab", "[st
   CHECK(test_support::recording_lock::locks() == test_support::recording_lock::unlocks());
   CHECK(test_support::recording_lock::locks() > locks_before);
 }
+
+static_assert(std::is_trivially_copyable_v<attachable::arena_stats>);
+static_assert(attachable::arena_stats{}.slabs_in_use == 0 &&
+                  attachable::arena_stats{}.peak_slabs_in_use == 0 &&
+                  attachable::arena_stats{}.failed_allocations == 0,
+              "arena_stats must be usable in constant expressions, zero by default");
+
+TEST_CASE("a fresh arena's statistics are all zero", "[static_arena]")
+{
+  static constinit small_arena fresh;
+  const attachable::arena_stats stats = fresh.stats();
+  CHECK(stats.slabs_in_use == 0);
+  CHECK(stats.peak_slabs_in_use == 0);
+  CHECK(stats.failed_allocations == 0);
+}
+
+TEST_CASE("an arena counts the slabs in use, keeps their peak, and counts every null allocate",
+          "[static_arena]")
+{
+  static constinit small_arena arena;
+  void* slabs[small_arena::slab_count] = {};
+  slabs[0] = arena.allocate();
+  slabs[1] = arena.allocate();
+  slabs[2] = arena.allocate();
+  REQUIRE(slabs[2] != nullptr);
+  attachable::arena_stats stats = arena.stats();
+  CHECK(stats.slabs_in_use == 3);
+  CHECK(stats.peak_slabs_in_use == 3);
+  CHECK(stats.failed_allocations == 0);
+
+  // Giving slabs back lowers the count but never the peak, and taking one again below the
+  // peak does not raise it.
+  REQUIRE(arena.deallocate(slabs[1]).has_value());
+  REQUIRE(arena.deallocate(slabs[0]).has_value());
+  slabs[0] = arena.allocate();
+  stats = arena.stats();
+  CHECK(stats.slabs_in_use == 2);
+  CHECK(stats.peak_slabs_in_use == 3);
+
+  slabs[1] = arena.allocate();
+  slabs[3] = arena.allocate();
+  slabs[4] = arena.allocate();
+  REQUIRE(slabs[4] != nullptr);
+  CHECK(arena.allocate() == nullptr);
+  CHECK(arena.allocate() == nullptr);
+  stats = arena.stats();
+  CHECK(stats.slabs_in_use == small_arena::slab_count);
+  CHECK(stats.peak_slabs_in_use == small_arena::slab_count);
+  CHECK(stats.failed_allocations == 2);
+
+  // Rejected deallocations change nothing.
+  REQUIRE_FALSE(arena.deallocate(nullptr).has_value());
+  REQUIRE(arena.deallocate(slabs[4]).has_value());
+  REQUIRE_FALSE(arena.deallocate(slabs[4]).has_value());
+  stats = arena.stats();
+  CHECK(stats.slabs_in_use == small_arena::slab_count - 1);
+  CHECK(stats.failed_allocations == 2);
+  CHECK(stats.slabs_in_use == arena.slabs_out());
+
+  // A successful allocate after failures does not reset the failure count.
+  slabs[4] = arena.allocate();
+  REQUIRE(slabs[4] != nullptr);
+  CHECK(arena.stats().failed_allocations == 2);
+  give_back_everything(arena, slabs, small_arena::slab_count);
+  stats = arena.stats();
+  CHECK(stats.slabs_in_use == 0);
+  CHECK(stats.peak_slabs_in_use == small_arena::slab_count);
+  CHECK(stats.failed_allocations == 2);
+}
+
+TEST_CASE("an arena takes its statistics under its lock, once per call", "[static_arena]")
+{
+  static constinit attachable::static_arena<64, 4, test_support::recording_lock> arena;
+  void* slab = arena.allocate();
+  REQUIRE(slab != nullptr);
+  const std::size_t locks_before = test_support::recording_lock::locks();
+  const attachable::arena_stats stats = arena.stats();
+  CHECK(test_support::recording_lock::locks() == locks_before + 1);
+  CHECK(test_support::recording_lock::locks() == test_support::recording_lock::unlocks());
+  CHECK(test_support::recording_lock::misuses() == 0);
+  CHECK(stats.slabs_in_use == 1);
+  give_back_everything(arena, &slab, 1);
+}
+
+TEST_CASE("an arena of more slabs than one bitmap word keeps its peak exact", "[static_arena]")
+{
+  using arena_type = attachable::static_arena<64, 70, attachable::no_lock>;
+  static constinit arena_type wide;
+  void* slabs[arena_type::slab_count] = {};
+  for (std::size_t round = 0; round < 3; ++round)
+  {
+    // Each round takes one slab more than the last, gives all back, and fails once.
+    const std::size_t count = arena_type::slab_count - 2 + round;
+    for (std::size_t i = 0; i < count; ++i)
+    {
+      slabs[i] = wide.allocate();
+      REQUIRE(slabs[i] != nullptr);
+    }
+    CHECK(wide.stats().peak_slabs_in_use == count);
+    if (count == arena_type::slab_count)
+    {
+      CHECK(wide.allocate() == nullptr);
+    }
+    give_back_everything(wide, slabs, count);
+  }
+  const attachable::arena_stats after = wide.stats();
+  CHECK(after.peak_slabs_in_use == arena_type::slab_count);
+  CHECK(after.failed_allocations == 1u);
+  CHECK(after.slabs_in_use == 0);
+}

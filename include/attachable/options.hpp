@@ -76,7 +76,8 @@ struct slabs_from : detail::option_base<detail::option_kind::source>
 };
 
 /// The cache holds at most `Slabs` slabs, master included: growth past it reports
-/// out_of_memory without asking the source.
+/// out_of_memory without asking the source. A slab on its way back to the source counts until
+/// the source has it, so the source never has more than `Slabs` of the cache's blocks out.
 template <std::size_t Slabs>
 struct max_slabs : detail::option_base<detail::option_kind::slab_limit>
 {

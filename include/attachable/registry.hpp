@@ -128,7 +128,8 @@ private:
 inline std::size_t format_slabinfo(char* buffer, std::size_t size) noexcept
 {
   detail::text_sink out(buffer, size);
-  out.text("# attachable slabinfo 1.0\n");
+  out.text("# attachable slabinfo 1.0");
+  out.end_line();
   out.padded("# name", 24);
   out.text(" <live> <cached> <capacity> <objsize> <objperslab> <slabsize> <slabs> <empty>");
   out.end_line();

@@ -1,4 +1,5 @@
-// attachable-slab: static_arena, a fixed pool of slabs in static storage for the two hooks.
+// attachable-slab: static_arena, a fixed pool of slabs in static storage, for the two hooks
+// or for caches that take their slabs from it through arena_slabs.
 #ifndef ATTACHABLE_STATIC_ARENA_HPP
 #define ATTACHABLE_STATIC_ARENA_HPP
 
@@ -12,10 +13,18 @@
 namespace attachable
 {
 
+/// What static_arena::stats() reports: one snapshot, taken under the arena's lock.
+struct arena_stats
+{
+  std::size_t slabs_in_use = 0;       ///< slabs handed out and not given back
+  std::size_t peak_slabs_in_use = 0;  ///< the most slabs handed out at once since the start
+  std::size_t failed_allocations = 0; ///< allocate() calls that returned null
+};
+
 /// `SlabCount` slabs of `SlabSize` bytes, each aligned to SlabSize, inside the object itself:
-/// the memory most firmware hands out from its two hooks. Every member starts as zero and a
-/// zeroed arena means "every slab free", so a `constinit` arena needs no constructor to run
-/// and lands in .bss, costing no flash.
+/// the memory most firmware hands out from its two hooks or through arena_slabs<arena>. Every
+/// member starts as zero (the statistics too) and a zeroed arena means "every slab free", so a
+/// `constinit` arena needs no constructor to run and lands in .bss, costing no flash.
 ///
 /// Slabs are handed out by bumping an index the first time and from a stack of freed indices
 /// afterwards; a bitmap of slabs out catches double and foreign frees. The free stack lives
@@ -72,11 +81,15 @@ public:
     }
     else
     {
+      ++failed_allocations_;
       lock_.unlock();
       return nullptr;
     }
     out_[index / bits_per_word] |= bit_of(index);
-    ++slabs_out_;
+    if (++slabs_out_ > peak_slabs_out_)
+    {
+      peak_slabs_out_ = slabs_out_;
+    }
     lock_.unlock();
     return storage_ + std::size_t{index} * SlabSize;
   }
@@ -125,6 +138,21 @@ public:
     return out;
   }
 
+  /// A snapshot of the arena's counters: slabs in use now, the most ever in use at once, and
+  /// how many allocate() calls found no free slab (a high-water mark for sizing SlabCount).
+  /// Returns: the three counters, consistent with each other.
+  /// Context: any context the Lock allows; takes the lock.
+  [[nodiscard]] arena_stats stats() noexcept
+  {
+    lock_.lock();
+    arena_stats s;
+    s.slabs_in_use = slabs_out_;
+    s.peak_slabs_in_use = peak_slabs_out_;
+    s.failed_allocations = failed_allocations_;
+    lock_.unlock();
+    return s;
+  }
+
 private:
   static constexpr std::uint32_t bit_of(std::uint32_t index) noexcept
   {
@@ -150,11 +178,13 @@ private:
   // Storage first, so that its alignment puts no padding in front of it.
   alignas(SlabSize) std::byte storage_[SlabCount * SlabSize]{};
   [[no_unique_address]] Lock lock_{};
-  std::uint32_t bump_ = 0;            // slabs at or above this index were never handed out
-  std::uint32_t freed_count_ = 0;     // entries in freed_
-  std::uint32_t slabs_out_ = 0;       // slabs handed out and not given back
-  std::uint32_t freed_[SlabCount]{};  // a stack of given-back slab indices, top at the end
-  std::uint32_t out_[bitmap_words]{}; // bit set while a slab is handed out
+  std::uint32_t bump_ = 0;             // slabs at or above this index were never handed out
+  std::uint32_t freed_count_ = 0;      // entries in freed_
+  std::uint32_t slabs_out_ = 0;        // slabs handed out and not given back
+  std::uint32_t peak_slabs_out_ = 0;   // the most slabs out at once
+  std::size_t failed_allocations_ = 0; // allocate() calls that returned null
+  std::uint32_t freed_[SlabCount]{};   // a stack of given-back slab indices, top at the end
+  std::uint32_t out_[bitmap_words]{};  // bit set while a slab is handed out
 };
 
 } // namespace attachable

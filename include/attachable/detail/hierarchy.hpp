@@ -77,12 +77,13 @@ struct hierarchy : lifecycle<Lock, SlabSize>
     return allocate(m, slots{identity->descriptor}, identity->descriptor->links_offset);
   }
 
-  // Reserves room for one more slab under max_slabs.
+  // Reserves room for one more slab under max_slabs. Slabs still on their way back to the
+  // source count, so the source never has more than the limit of this cache's blocks out.
   // Returns: false if the cache may not grow. Context: lock held.
   [[nodiscard]] static bool begin_growth(state* m) noexcept
   {
     const std::uint32_t limit = m->core.descriptor().max_slabs;
-    if (limit != 0 && std::uint32_t{m->core.slabs} + m->core.pending >= limit)
+    if (limit != 0 && m->core.slabs + m->core.pending + m->core.in_flight >= limit)
     {
       return false;
     }

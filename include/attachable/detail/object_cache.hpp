@@ -166,15 +166,23 @@ struct object_cache
   // ---- per-thread binding ------------------------------------------------------------------
 
   // Binds `cache`, bound to nothing, to `m` and registers it: from now on it keeps the
-  // hierarchy alive until unbind. Context: takes the hierarchy's lock.
-  static void bind(state* m, thread_cache_head* cache) noexcept
+  // hierarchy alive until unbind. A hierarchy with no handle left is not bound to: no handle
+  // could drain the thread's objects of it, so it would live on until the thread exits.
+  // Returns: true if bound. Context: takes the hierarchy's lock.
+  static bool bind(state* m, thread_cache_head* cache) noexcept
   {
     m->lock.lock();
+    if (m->handles == 0)
+    {
+      m->lock.unlock();
+      return false;
+    }
     cached_area* const area = core::area_of(m);
     cache->next = area->threads;
     area->threads = cache;
     cache->bound = m;
     m->lock.unlock();
+    return true;
   }
 
   // Gives every cached object back, unregisters `cache` and lets the hierarchy go if nothing

@@ -142,7 +142,7 @@ struct thread_caching
   static void bind(state* m) noexcept
   {
     tls_exit.armed = true; // registers the exit flush for this thread
-    cached::bind(m, &tls.head);
+    (void)cached::bind(m, &tls.head);
   }
 
   // Gives the calling thread's cached objects of `m` back and unbinds it.
