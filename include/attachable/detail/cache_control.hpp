@@ -192,34 +192,27 @@ struct cache_control
   // Context: takes the lock; may call the source without it.
   static void release_handle(state* m) noexcept
   {
-    const bool per_cpu = m->core.descriptor().caching == caching_kind::per_cpu;
+    // Decided and settled in one critical section: between two, a free of the last object (or
+    // a thread's exit flush) could find the hierarchy dead and tear it down under us.
     m->lock.lock();
-    const bool last = --m->handles == 0;
-    if (last)
+    if (--m->handles != 0)
     {
-      core::master_slab(m)->role = slab_role::orphaned_master;
-      --core::master_slab(m)->live; // no handle's count any more, see slab::live
-      if (per_cpu)
-      {
-        // From here on frees bypass the CPU caches, so draining them now drains them for good.
-        // The drain holds the hierarchy: a flush that empties it must not tear it down.
-        set_relaxed(core::area_of(m)->orphaned, 1);
-        ++m->core.pending;
-      }
-    }
-    m->lock.unlock();
-    if (!last)
-    {
+      m->lock.unlock();
       return;
     }
-    if (per_cpu)
+    core::master_slab(m)->role = slab_role::orphaned_master;
+    --core::master_slab(m)->live; // no handle's count any more, see slab::live
+    if (m->core.descriptor().caching == caching_kind::per_cpu)
     {
+      // From here on frees bypass the CPU caches, so draining them now drains them for good.
+      // The drain holds the hierarchy (pending) while the lock is dropped for it.
+      set_relaxed(core::area_of(m)->orphaned, 1);
+      ++m->core.pending;
+      m->lock.unlock();
       m->core.descriptor().drain_every_cpu(m);
       m->lock.lock();
       --m->core.pending;
-      m->lock.unlock();
     }
-    m->lock.lock();
     const std::size_t live = m->core.taken() - cached_count(m);
     const char* const name = m->core.name != nullptr ? m->core.name : "(unnamed)";
     core::unlock_and_settle(m, nullptr);
