@@ -7,9 +7,10 @@
 // type) is out of line in object_cache.hpp.
 //
 // Each thread has one cache per cache type, bound to one hierarchy at a time: the first one it
-// allocates from or frees into. Objects of another hierarchy of the same type take the locked
-// path. The binding keeps the hierarchy alive until the thread exits, calls drain(), or drops a
-// handle of that hierarchy; the thread's cached objects then go back to their slabs.
+// allocates from or frees into (a hierarchy with no handle left binds no thread). Objects of
+// another hierarchy of the same type take the locked path. The binding keeps the hierarchy alive
+// until the thread exits, calls drain(), or drops a handle of that hierarchy; the thread's cached
+// objects then go back to their slabs.
 #ifndef ATTACHABLE_DETAIL_THREAD_CACHE_HPP
 #define ATTACHABLE_DETAIL_THREAD_CACHE_HPP
 
@@ -126,7 +127,8 @@ struct thread_caching
     cached::park(slot, Type::slot_size);
     if (c.head.bound != m)
     {
-      cached::put_back(m, &slot, 1); // another hierarchy of this type: locked path
+      // Another hierarchy of this type, or one with no handle left: the locked path.
+      cached::put_back(m, &slot, 1);
       return;
     }
     void* out[limit];
