@@ -44,6 +44,11 @@ struct thread_caching
   // Constant-initialised and trivially destructible, so that reaching it costs no guard.
   static inline thread_local constinit cache tls{};
 
+  // Set once the thread's exit flush has run. A box that a later thread-local destructor frees
+  // must not bind the thread again: nothing would unbind it, and the cache's memory goes away
+  // with the thread while the hierarchy's list still points to it.
+  static inline thread_local constinit bool exited = false;
+
   // Flushes the thread's cache when the thread exits; armed when the thread binds.
   struct exit_flush
   {
@@ -51,7 +56,11 @@ struct thread_caching
     exit_flush() noexcept = default;
     exit_flush(const exit_flush&) = delete;
     exit_flush& operator=(const exit_flush&) = delete;
-    ~exit_flush() { cached::unbind(&tls.head); }
+    ~exit_flush()
+    {
+      cached::unbind(&tls.head);
+      exited = true;
+    }
   };
   static inline thread_local exit_flush tls_exit{};
 
@@ -140,6 +149,10 @@ struct thread_caching
 
   static void bind(state* m) noexcept
   {
+    if (exited)
+    {
+      return; // the thread is exiting: its frees and allocations take the locked path
+    }
     tls_exit.armed = true; // registers the exit flush for this thread
     cached::bind(m, &tls.head);
   }
