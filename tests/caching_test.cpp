@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -1046,4 +1047,132 @@ TEMPLATE_TEST_CASE("under max_slabs an allocation may use objects another CPU pa
   const on_cpu cpu(2);
   auto again = cache.alloc();
   CHECK(again);
+}
+
+// ---- constinit, registry and slab sources ----------------------------------------------------
+
+namespace
+{
+
+// constinit proves that a caching cache, like a plain one, needs no constructor at startup.
+constinit slab_cache<item, spin_lock, 4096, per_thread> idle_thread_cache{"idle per_thread"};
+constinit slab_cache<item, spin_lock, 4096, per_cpu<test_cpus>> idle_cpu_cache{"idle per_cpu"};
+
+constinit attachable::static_arena<4096, 4, no_lock> thread_arena;
+constinit attachable::static_arena<4096, 4, no_lock> cpu_arena;
+
+} // namespace
+
+TEST_CASE("a constinit caching cache holds no memory and calls no hook until first use",
+          "[caching][lifetime]")
+{
+  hook_balance balance;
+  CHECK(idle_thread_cache.stats().slabs == 0);
+  CHECK(idle_cpu_cache.stats().slabs == 0);
+  CHECK(idle_thread_cache.drain() == 0);
+  CHECK(idle_cpu_cache.shrink() == 0);
+  CHECK(recording_hooks::counts().alloc_calls == 0);
+  CHECK(std::string(idle_thread_cache.name()) == "idle per_thread");
+}
+
+TEMPLATE_TEST_CASE("for_each_cache and format_slabinfo report the parked objects of a caching "
+                   "cache",
+                   "[caching][registry]", thread_spin, cpu_spin)
+{
+  hook_balance balance{TestType::lock_depth};
+  using cache_type = typename TestType::template cache<item>;
+  cache_type cache{"caching under test"};
+  auto boxes = make_many(cache, 3);
+  const slab_stats s = checked(cache);
+  bool seen = false;
+  attachable::for_each_cache(
+      [&](const attachable::cache_info& info)
+      {
+        if (std::string(info.name) == "caching under test")
+        {
+          seen = true;
+          CHECK(info.stats.live_objects == 3);
+          CHECK(info.stats.cached_objects == s.cached_objects);
+        }
+      });
+  CHECK(seen);
+  char table[4096];
+  const std::size_t length = attachable::format_slabinfo(table, sizeof table);
+  REQUIRE(length < sizeof table);
+  const std::string text(table, length);
+  const std::size_t row = text.find("caching under test");
+  REQUIRE(row != std::string::npos);
+  // <live> then <cached>
+  const std::string expected_numbers =
+      " 3 " + std::string(8 - std::to_string(s.cached_objects).size(), ' ') +
+      std::to_string(s.cached_objects);
+  CHECK(text.find(expected_numbers, row) != std::string::npos);
+}
+
+TEST_CASE("a per_thread cache over a static arena runs dry, reports out_of_memory and gives "
+          "every slab back",
+          "[caching][source]")
+{
+  using cache_type = slab_cache<item, no_lock, 4096, per_thread,
+                                attachable::slabs_from<attachable::arena_slabs<thread_arena>>>;
+  {
+    cache_type cache;
+    std::vector<cache_type::box> boxes;
+    for (;;)
+    {
+      auto made = cache.alloc();
+      if (!made)
+      {
+        CHECK(made.error() == slab_error::out_of_memory);
+        break;
+      }
+      boxes.push_back(std::move(made).value());
+    }
+    CHECK(thread_arena.slabs_out() == 4);
+    CHECK(boxes.size() == cache_type::objects_per_master + 3 * cache_type::objects_per_slab);
+    expect_objects(cache, boxes.size(), 0);
+    boxes.clear();
+    CHECK(cache.drain() > 0);
+    CHECK(cache.shrink() == 1);
+    CHECK(thread_arena.slabs_out() == 1);
+  }
+  CHECK(thread_arena.slabs_out() == 0);
+}
+
+TEST_CASE("a per_cpu cache over a static arena hands out every slot, whichever CPU parked it, "
+          "before it reports out_of_memory",
+          "[caching][source]")
+{
+  using cache_type = slab_cache<item, no_lock, 4096, per_cpu<test_cpus>,
+                                attachable::slabs_from<attachable::arena_slabs<cpu_arena>>>;
+  {
+    cache_type cache;
+    const std::size_t all = cache_type::objects_per_master + 3 * cache_type::objects_per_slab;
+    std::vector<cache_type::box> boxes;
+    {
+      const on_cpu cpu(0);
+      boxes = make_many(cache, all);
+      CHECK_FALSE(cache.alloc());
+    }
+    // Park some on every CPU, then take them all back from one.
+    for (std::size_t i = 0; i < 40; ++i)
+    {
+      const on_cpu cpu(i % test_cpus::count);
+      boxes.pop_back();
+    }
+    CHECK(checked(cache).cached_objects == 40);
+    {
+      const on_cpu cpu(2);
+      for (std::size_t i = 0; i < 40; ++i)
+      {
+        auto made = cache.alloc();
+        REQUIRE(made);
+        boxes.push_back(std::move(made).value());
+      }
+      CHECK_FALSE(cache.alloc());
+    }
+    expect_objects(cache, all, 0);
+    CHECK(cpu_arena.slabs_out() == 4);
+  }
+  CHECK(cpu_arena.slabs_out() == 0);
 }

@@ -517,6 +517,71 @@ TEMPLATE_TEST_CASE("a thread that never used the cache frees boxes from a thread
   CHECK(balance.outstanding() == 0);
 }
 
+// ---- what shrink and drain reach ----------------------------------------------------------------
+
+TEST_CASE("shrink and drain on one thread leave another thread's parked objects where they are",
+          "[caching][shrink][thread]")
+{
+  hook_balance balance;
+  thread_cache cache;
+  cache.retain_empty_slabs(0);
+  worker other;
+  std::size_t parked_there = 0;
+  other.run(
+      [&]
+      {
+        std::vector<thread_cache::box> boxes;
+        for (std::uint64_t i = 0; i < thread_cache::objects_per_master + 50; ++i)
+        {
+          boxes.push_back(make(cache, i));
+        }
+      });
+  parked_there = cache.stats().cached_objects;
+  CHECK(parked_there > 0);
+  {
+    auto mine = make(cache, 1); // this thread parks a batch of its own
+    CHECK(cache.stats().cached_objects > parked_there);
+  }
+  (void)cache.shrink();
+  CHECK(cache.stats().cached_objects == parked_there); // only this thread's went back
+  CHECK(cache.drain() == 0);
+  CHECK(sound(cache));
+  other.run([&] { (void)cache.drain(); });
+  CHECK(cache.stats().cached_objects == 0);
+  CHECK(cache.shrink() == 0); // retain 0: the drain already returned the emptied slave
+  CHECK(cache.stats().slabs == 1);
+}
+
+TEST_CASE("shrink from one CPU takes back what every CPU parked; drain only the caller's",
+          "[caching][shrink][thread]")
+{
+  hook_balance balance;
+  cpu_cache cache;
+  std::array<worker, thread_cpus::count> cpus{worker(0), worker(1), worker(2), worker(3)};
+  for (std::size_t cpu = 0; cpu < cpus.size(); ++cpu)
+  {
+    cpus[cpu].run(
+        [&]
+        {
+          std::vector<cpu_cache::box> boxes;
+          for (std::uint64_t i = 0; i < 100; ++i)
+          {
+            boxes.push_back(make(cache, i));
+          }
+        });
+  }
+  const std::size_t parked = cache.stats().cached_objects;
+  CHECK(parked > 0);
+  std::size_t drained = 0;
+  cpus[1].run([&] { drained = cache.drain(); });
+  CHECK(drained > 0);
+  CHECK(cache.stats().cached_objects == parked - drained);
+  cpus[3].run([&] { (void)cache.shrink(); });
+  CHECK(cache.stats().cached_objects == 0);
+  CHECK(cache.stats().slabs == 1);
+  CHECK(sound(cache));
+}
+
 // ---- cross-thread frees are batched ------------------------------------------------------------
 
 TEST_CASE("frees of another thread's objects through a per_thread cache take one lock per batch",
