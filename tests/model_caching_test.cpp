@@ -48,7 +48,7 @@ using attachable::spin_lock;
 using test_support::recording_hooks;
 
 constexpr std::uint64_t default_seed = 0xCAC4'E5EE'D0C4'C4EDULL;
-constexpr std::size_t default_ops = 240'000;
+constexpr std::size_t default_ops = 160'000;
 constexpr unsigned fault_percent = 20;
 
 std::uint64_t mix(std::uint64_t value) noexcept
