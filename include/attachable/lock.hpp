@@ -3,8 +3,12 @@
 // Contract for a user lock (for example one that masks interrupts):
 //   Must:        be nothrow default-constructible, have lock() and unlock(), and fit in 16
 //                bytes, because it lives inside the master slab's header.
-//   May assume:  lock() and unlock() are called in pairs by the same thread or context, and
-//                never nested: the cache takes one lock and calls no hook while holding it.
+//   May assume:  lock() and unlock() are called in pairs by the same thread or context, and a
+//                holder never takes the same instance again. A cache holds one lock at a time,
+//                except that per_cpu takes a CPU's cache lock and then, to refill, the
+//                hierarchy's: two instances, always in that order. No hook runs under either.
+//                So a lock that masks interrupts must restore the state lock() found, not
+//                enable interrupts unconditionally.
 //   Must never:  throw, or fail to return from lock() once the holder has called unlock().
 //   Prefer:      a constexpr default constructor, so that a cache's master needs no runtime
 //                initialisation beyond storing the lock's value.

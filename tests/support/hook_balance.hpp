@@ -3,6 +3,8 @@
 // given back and that no hook was misused, so a leak fails the test that caused it.
 //
 // Declare it first in a test, so that it is destroyed after every cache and box of the test.
+// It also checks how deep recording locks nested: 1 (never) unless the test allows more, as a
+// per_cpu cache must (a CPU's cache lock, then the hierarchy's).
 #ifndef ATTACHABLE_TESTS_SUPPORT_HOOK_BALANCE_HPP
 #define ATTACHABLE_TESTS_SUPPORT_HOOK_BALANCE_HPP
 
@@ -18,9 +20,10 @@ namespace test_support
 class hook_balance
 {
 public:
-  hook_balance() noexcept
+  explicit hook_balance(std::size_t max_lock_depth = 1) noexcept : max_lock_depth_(max_lock_depth)
   {
     recording_hooks::reset();
+    recording_lock::reset_deepest();
     start_ = recording_hooks::counts().outstanding;
   }
   hook_balance(const hook_balance&) = delete;
@@ -36,6 +39,7 @@ public:
     CHECK(end.called_under_lock == 0);
     CHECK(recording_lock::misuses() == 0);
     CHECK(recording_lock::locks() == recording_lock::unlocks());
+    CHECK(recording_lock::deepest() <= max_lock_depth_);
   }
 
   // Blocks the hooks handed out during this test and did not get back yet.
@@ -45,6 +49,7 @@ public:
   }
 
 private:
+  std::size_t max_lock_depth_;
   std::size_t start_ = 0;
 };
 

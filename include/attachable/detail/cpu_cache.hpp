@@ -65,6 +65,20 @@ struct cpu_caching
         return allocation{slot};
       }
     }
+    return grow_or_reclaim(m);
+  }
+
+  // The slabs are full: grow, and if the cache may not grow (max_slabs, or the source ran dry)
+  // take back the free objects the other CPUs hold and try once more, so that out_of_memory
+  // never hides a free object in another CPU's cache.
+  // Context: no lock held, not pinned; may call the source.
+  [[nodiscard]] ATTACHABLE_NOINLINE static allocation grow_or_reclaim(state* m) noexcept
+  {
+    const allocation grown = core::grow_and_allocate(m);
+    if (grown.ok() || grown.error() != slab_error::out_of_memory || cached::drain_all_cpus(m) == 0)
+    {
+      return grown;
+    }
     return core::grow_and_allocate(m);
   }
 

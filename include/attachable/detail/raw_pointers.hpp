@@ -181,6 +181,9 @@ struct raw_pointers
       }
     };
     state* held = nullptr;
+    // Slabs the batch emptied, of every hierarchy it touched. They go back only after the last
+    // pointer is checked, since a later copy of a pointer may point into one of them; each is
+    // counted in its hierarchy's in_flight meanwhile, which keeps that hierarchy alive.
     slab* released = nullptr;
     for (std::size_t i = 0; i < n; ++i)
     {
@@ -197,8 +200,7 @@ struct raw_pointers
       {
         if (held != nullptr)
         {
-          core::unlock_and_settle(held, released);
-          released = nullptr;
+          core::unlock_and_settle(held, nullptr);
         }
         held = m;
         m->lock.lock();
@@ -224,9 +226,30 @@ struct raw_pointers
     }
     if (held != nullptr)
     {
-      core::unlock_and_settle(held, released);
+      core::unlock_and_settle(held, nullptr);
     }
+    release_runs(released, links);
     return first_error;
+  }
+
+  // Gives back a chain of detached slabs of one or more hierarchies, each run of one
+  // hierarchy's slabs through finish_release. Context: no lock held; calls the source.
+  static void release_runs(slab* released, std::size_t links) noexcept
+  {
+    while (released != nullptr)
+    {
+      state* const m = core::state_of(released);
+      slab* last = released;
+      while (links_of(last, links).next != nullptr &&
+             core::state_of(links_of(last, links).next) == m)
+      {
+        last = links_of(last, links).next;
+      }
+      slab* const rest = links_of(last, links).next;
+      links_of(last, links).next = nullptr;
+      core::finish_release(m, released);
+      released = rest;
+    }
   }
 
   // Takes up to `n` slots, growing as needed; stops at the first failure.

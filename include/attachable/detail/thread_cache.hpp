@@ -7,9 +7,10 @@
 // type) is out of line in object_cache.hpp.
 //
 // Each thread has one cache per cache type, bound to one hierarchy at a time: the first one it
-// allocates from or frees into. Objects of another hierarchy of the same type take the locked
-// path. The binding keeps the hierarchy alive until the thread exits, calls drain(), or drops a
-// handle of that hierarchy; the thread's cached objects then go back to their slabs.
+// allocates from or frees into (a hierarchy with no handle left binds no thread). Objects of
+// another hierarchy of the same type take the locked path. The binding keeps the hierarchy alive
+// until the thread exits, calls drain(), or drops a handle of that hierarchy; the thread's cached
+// objects then go back to their slabs.
 #ifndef ATTACHABLE_DETAIL_THREAD_CACHE_HPP
 #define ATTACHABLE_DETAIL_THREAD_CACHE_HPP
 
@@ -43,6 +44,11 @@ struct thread_caching
   // Constant-initialised and trivially destructible, so that reaching it costs no guard.
   static inline thread_local constinit cache tls{};
 
+  // Set once the thread's exit flush has run. A box that a later thread-local destructor frees
+  // must not bind the thread again: nothing would unbind it, and the cache's memory goes away
+  // with the thread while the hierarchy's list still points to it.
+  static inline thread_local constinit bool exited = false;
+
   // Flushes the thread's cache when the thread exits; armed when the thread binds.
   struct exit_flush
   {
@@ -50,7 +56,11 @@ struct thread_caching
     exit_flush() noexcept = default;
     exit_flush(const exit_flush&) = delete;
     exit_flush& operator=(const exit_flush&) = delete;
-    ~exit_flush() { cached::unbind(&tls.head); }
+    ~exit_flush()
+    {
+      cached::unbind(&tls.head);
+      exited = true;
+    }
   };
   static inline thread_local exit_flush tls_exit{};
 
@@ -126,7 +136,8 @@ struct thread_caching
     cached::park(slot, Type::slot_size);
     if (c.head.bound != m)
     {
-      cached::put_back(m, &slot, 1); // another hierarchy of this type: locked path
+      // Another hierarchy of this type, or one with no handle left: the locked path.
+      cached::put_back(m, &slot, 1);
       return;
     }
     void* out[limit];
@@ -141,6 +152,10 @@ struct thread_caching
 
   static void bind(state* m) noexcept
   {
+    if (exited)
+    {
+      return; // the thread is exiting: its frees and allocations take the locked path
+    }
     tls_exit.armed = true; // registers the exit flush for this thread
     (void)cached::bind(m, &tls.head);
   }
