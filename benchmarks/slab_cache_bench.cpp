@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -436,8 +437,29 @@ void register_size()
 
 } // namespace
 
+// Returns: true if malloc, aligned_alloc and operator new are glibc's, not mimalloc's (see
+// CMakeLists.txt: linked carelessly, mimalloc replaces them for the whole process).
+bool host_allocator_is_glibc()
+{
+  void* const from_malloc = std::malloc(64);
+  void* const from_aligned = std::aligned_alloc(4096, 4096);
+  auto* const from_new = new bench::object<64>;
+  const bool mimalloc = mi_is_in_heap_region(from_malloc) || mi_is_in_heap_region(from_aligned) ||
+                        mi_is_in_heap_region(from_new);
+  delete from_new;
+  std::free(from_aligned);
+  std::free(from_malloc);
+  return !mimalloc;
+}
+
 int main(int argc, char** argv)
 {
+  if (!host_allocator_is_glibc())
+  {
+    std::fprintf(stderr, "malloc or operator new is mimalloc's in this binary, so the glibc_malloc "
+                         "and new_delete rows would measure mimalloc; see CMakeLists.txt\n");
+    return 1;
+  }
   register_size<16>();
   register_size<64>();
   register_size<256>();
