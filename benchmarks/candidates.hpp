@@ -10,6 +10,10 @@
 //   address(h)         where the object lives, to touch it and to show it to the optimiser
 //
 // Cold runs also trim the host heap first (malloc_trim), since the slab hooks sit on it.
+//
+// The slab_cache candidates come in four flavours, each through the box and the raw API:
+// no_lock and spin_lock (no option), per_thread (spin_lock with a cache per thread) and
+// per_cpu (spin_lock with a cache per CPU of the host, see hosted_cpus below).
 #ifndef ATTACHABLE_BENCHMARKS_CANDIDATES_HPP
 #define ATTACHABLE_BENCHMARKS_CANDIDATES_HPP
 
@@ -24,6 +28,9 @@
 #include <cstring>
 #include <malloc.h>
 #include <new>
+#include <sched.h>
+#include <sys/rseq.h>
+#include <type_traits>
 
 namespace bench
 {
@@ -73,21 +80,99 @@ struct no_op_lock
   void unlock() noexcept {}
 };
 
-template <class Lock>
-constexpr const char* lock_name()
+// per_cpu<Cpus> on a Linux host, for the benchmarks only. current() is the CPU the kernel
+// last ran the thread on (the cpu_id that glibc's rseq area keeps up to date, as
+// sched_getcpu() returns it), folded into `count` caches; pin does nothing, since user space
+// cannot disable preemption. That is still correct, because per_cpu takes the CPU cache's own
+// lock (here spin_lock) around every use of it: a thread that migrates or is preempted between
+// current() and the lock merely uses another CPU's cache, under that cache's lock. What a
+// kernel's pin would add is speed: with it, no other thread ever finds a CPU's lock taken;
+// here a thread preempted while holding one makes the other threads of that CPU spin.
+struct hosted_cpus
 {
-  return std::is_same_v<Lock, attachable::no_lock> ? "no_lock" : "spin_lock";
-}
+  static constexpr std::size_t count = 4;
 
-// What both slab_cache candidates share: one cache, reserved or dropped between runs.
-template <std::size_t Bytes, class Lock>
+  static std::size_t current() noexcept
+  {
+    if (__rseq_size != 0) [[likely]]
+    {
+      const auto* const area = reinterpret_cast<const volatile struct rseq*>(
+          static_cast<const char*>(__builtin_thread_pointer()) + __rseq_offset);
+      return area->cpu_id % count;
+    }
+    const int cpu = sched_getcpu();
+    return cpu < 0 ? 0 : static_cast<std::size_t>(cpu) % count;
+  }
+
+  struct pin
+  {
+    pin() noexcept {}
+    pin(const pin&) = delete;
+    pin& operator=(const pin&) = delete;
+    ~pin() {}
+  };
+};
+
+// The option list and the name of each slab_cache flavour.
+template <class Flavour>
+struct flavour_traits;
+
+struct plain_no_lock
+{
+};
+struct plain_spin_lock
+{
+};
+struct per_thread_spin_lock
+{
+};
+struct per_cpu_spin_lock
+{
+};
+
+template <>
+struct flavour_traits<plain_no_lock>
+{
+  template <class T>
+  using cache = attachable::slab_cache<T, attachable::no_lock>;
+  static constexpr const char* box_name = "slab_cache_box_no_lock";
+  static constexpr const char* raw_name = "slab_cache_raw_no_lock";
+};
+template <>
+struct flavour_traits<plain_spin_lock>
+{
+  template <class T>
+  using cache = attachable::slab_cache<T, attachable::spin_lock>;
+  static constexpr const char* box_name = "slab_cache_box_spin_lock";
+  static constexpr const char* raw_name = "slab_cache_raw_spin_lock";
+};
+template <>
+struct flavour_traits<per_thread_spin_lock>
+{
+  template <class T>
+  using cache = attachable::slab_cache<T, attachable::spin_lock, 4096, attachable::per_thread>;
+  static constexpr const char* box_name = "slab_cache_box_per_thread";
+  static constexpr const char* raw_name = "slab_cache_raw_per_thread";
+};
+template <>
+struct flavour_traits<per_cpu_spin_lock>
+{
+  template <class T>
+  using cache =
+      attachable::slab_cache<T, attachable::spin_lock, 4096, attachable::per_cpu<hosted_cpus>>;
+  static constexpr const char* box_name = "slab_cache_box_per_cpu";
+  static constexpr const char* raw_name = "slab_cache_raw_per_cpu";
+};
+
+// What every slab_cache candidate shares: one cache, reserved or dropped between runs.
+template <std::size_t Bytes, class Flavour>
 class slab_candidate_base
 {
 protected:
-  using cache = attachable::slab_cache<object<Bytes>, Lock>;
+  using cache = typename flavour_traits<Flavour>::template cache<object<Bytes>>;
 
 public:
-  static constexpr bool thread_safe = !std::is_same_v<Lock, attachable::no_lock>;
+  static constexpr bool thread_safe = !std::is_same_v<Flavour, plain_no_lock>;
 
   bool reserve(std::size_t objects) noexcept
   {
@@ -110,16 +195,14 @@ protected:
 };
 
 // slab_cache through the box API: alloc() and the box's destruction.
-template <std::size_t Bytes, class Lock>
-class slab_box_candidate : public slab_candidate_base<Bytes, Lock>
+template <std::size_t Bytes, class Flavour>
+class slab_box_candidate : public slab_candidate_base<Bytes, Flavour>
 {
-  using typename slab_candidate_base<Bytes, Lock>::cache;
+  using typename slab_candidate_base<Bytes, Flavour>::cache;
 
 public:
   using handle = typename cache::box;
-  static constexpr const char* name = std::is_same_v<Lock, attachable::no_lock>
-                                          ? "slab_cache_box_no_lock"
-                                          : "slab_cache_box_spin_lock";
+  static constexpr const char* name = flavour_traits<Flavour>::box_name;
 
   handle acquire() noexcept
   {
@@ -135,16 +218,14 @@ public:
 };
 
 // slab_cache through the raw API: allocate() and the validating deallocate().
-template <std::size_t Bytes, class Lock>
-class slab_raw_candidate : public slab_candidate_base<Bytes, Lock>
+template <std::size_t Bytes, class Flavour>
+class slab_raw_candidate : public slab_candidate_base<Bytes, Flavour>
 {
-  using typename slab_candidate_base<Bytes, Lock>::cache;
+  using typename slab_candidate_base<Bytes, Flavour>::cache;
 
 public:
   using handle = void*;
-  static constexpr const char* name = std::is_same_v<Lock, attachable::no_lock>
-                                          ? "slab_cache_raw_no_lock"
-                                          : "slab_cache_raw_spin_lock";
+  static constexpr const char* name = flavour_traits<Flavour>::raw_name;
 
   handle acquire() noexcept { return this->cache_.allocate().value_or(nullptr); }
   static bool release(handle& h) noexcept { return cache::deallocate(h).has_value(); }

@@ -1,6 +1,7 @@
-// The speed claims, measured: slab_cache (both locks, box and raw API) against glibc malloc,
-// new/delete, mimalloc and two free lists standing for the physical limit, all in one binary
-// so that every comparison is a ratio from one run. benchmarks/README.md has the command.
+// The speed claims, measured: slab_cache (no_lock, spin_lock, per_thread and per_cpu; box and
+// raw API) against glibc malloc, new/delete, mimalloc and two free lists standing for the
+// physical limit, all in one binary so that every comparison is a ratio from one run.
+// benchmarks/README.md has the command.
 //
 // Names read BM_<subject>_<workload>/<object bytes>; an item is one allocation or one free, so
 // items_per_second is operations per second and 1e9 / items_per_second is ns per operation.
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -213,10 +215,11 @@ void churn(benchmark::State& state)
   count_operations(state, 2 * churn_replacements);
 }
 
-// Both threads run hot pairs on one shared candidate; the loop's opening barrier orders the
-// first thread's setup before the second thread's first use.
+// Every thread of the run (two, or eight on this two-core machine) runs hot pairs on one shared
+// candidate; the loop's opening barrier orders the first thread's setup before the other
+// threads' first use, and its closing barrier every thread's last use before the teardown.
 template <class C>
-void two_threads(benchmark::State& state)
+void threads_on_one(benchmark::State& state)
 {
   static C* shared = nullptr;
   if (state.thread_index() == 0)
@@ -397,8 +400,12 @@ void register_for()
   benchmark::RegisterBenchmark(label<Bytes>(C::name, "churn").c_str(), churn<C>)->Iterations(1);
   if constexpr (C::thread_safe)
   {
-    benchmark::RegisterBenchmark(label<Bytes>(C::name, "two_threads").c_str(), two_threads<C>)
+    // Real time, so that items_per_second is the throughput of all threads together.
+    benchmark::RegisterBenchmark(label<Bytes>(C::name, "two_threads").c_str(), threads_on_one<C>)
         ->Threads(2)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(label<Bytes>(C::name, "eight_threads").c_str(), threads_on_one<C>)
+        ->Threads(8)
         ->UseRealTime();
     benchmark::RegisterBenchmark(label<Bytes>(C::name, "producer_consumer").c_str(),
                                  producer_consumer<C>)
@@ -409,12 +416,18 @@ void register_for()
 template <std::size_t Bytes>
 void register_size()
 {
-  using attachable::no_lock;
-  using attachable::spin_lock;
-  register_for<Bytes, bench::slab_box_candidate<Bytes, no_lock>>();
-  register_for<Bytes, bench::slab_box_candidate<Bytes, spin_lock>>();
-  register_for<Bytes, bench::slab_raw_candidate<Bytes, no_lock>>();
-  register_for<Bytes, bench::slab_raw_candidate<Bytes, spin_lock>>();
+  using bench::per_cpu_spin_lock;
+  using bench::per_thread_spin_lock;
+  using bench::plain_no_lock;
+  using bench::plain_spin_lock;
+  register_for<Bytes, bench::slab_box_candidate<Bytes, plain_no_lock>>();
+  register_for<Bytes, bench::slab_box_candidate<Bytes, plain_spin_lock>>();
+  register_for<Bytes, bench::slab_box_candidate<Bytes, per_thread_spin_lock>>();
+  register_for<Bytes, bench::slab_box_candidate<Bytes, per_cpu_spin_lock>>();
+  register_for<Bytes, bench::slab_raw_candidate<Bytes, plain_no_lock>>();
+  register_for<Bytes, bench::slab_raw_candidate<Bytes, plain_spin_lock>>();
+  register_for<Bytes, bench::slab_raw_candidate<Bytes, per_thread_spin_lock>>();
+  register_for<Bytes, bench::slab_raw_candidate<Bytes, per_cpu_spin_lock>>();
   register_for<Bytes, bench::malloc_candidate<Bytes>>();
   register_for<Bytes, bench::new_delete_candidate<Bytes>>();
   register_for<Bytes, bench::mimalloc_candidate<Bytes>>();
@@ -424,8 +437,29 @@ void register_size()
 
 } // namespace
 
+// Returns: true if malloc, aligned_alloc and operator new are glibc's, not mimalloc's (see
+// CMakeLists.txt: linked carelessly, mimalloc replaces them for the whole process).
+bool host_allocator_is_glibc()
+{
+  void* const from_malloc = std::malloc(64);
+  void* const from_aligned = std::aligned_alloc(4096, 4096);
+  auto* const from_new = new bench::object<64>;
+  const bool mimalloc = mi_is_in_heap_region(from_malloc) || mi_is_in_heap_region(from_aligned) ||
+                        mi_is_in_heap_region(from_new);
+  delete from_new;
+  std::free(from_aligned);
+  std::free(from_malloc);
+  return !mimalloc;
+}
+
 int main(int argc, char** argv)
 {
+  if (!host_allocator_is_glibc())
+  {
+    std::fprintf(stderr, "malloc or operator new is mimalloc's in this binary, so the glibc_malloc "
+                         "and new_delete rows would measure mimalloc; see CMakeLists.txt\n");
+    return 1;
+  }
   register_size<16>();
   register_size<64>();
   register_size<256>();

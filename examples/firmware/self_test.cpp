@@ -1,6 +1,8 @@
 // A self-test of attachable-slab on a bare core (Cortex-M0, M3, M33, RV32): constinit caches,
 // one per lock, share one constinit arena through the two hooks; a box is freed inside a real
-// software interrupt handler. Results go out through semihosting; the exit status is 0 only if
+// software interrupt handler; a per_cpu cache takes its slabs straight from the same arena
+// (slabs_from<arena_slabs<arena>>) and runs on a simulated multi-CPU topology, where the test
+// plays each CPU in turn. Results go out through semihosting; the exit status is 0 only if
 // every check passed.
 //
 // board.hpp comes from the architecture's folder (cortex_m/ or riscv/, on the include path):
@@ -79,6 +81,63 @@ constinit attachable::slab_box<sample, interrupt_lock, slab_size> irq_box;
 // library call on a core without atomic instructions (Clang calls __atomic_load_4 on rv32imc).
 volatile std::uint32_t handler_runs = 0;
 volatile std::size_t slabs_out_in_handler = 0;
+
+// ---- a simulated multi-CPU topology for the per_cpu cache -------------------------------------
+//
+// This core is one CPU; the test plays several by changing what current() returns between
+// operations, the way a real SMP kernel's CPU number changes when a task migrates. pin masks
+// interrupts with the board's lock (PRIMASK on Cortex-M, mstatus.MIE on RISC-V), which is
+// what keeps code on its CPU on a real SMP core: nothing can preempt it or, on this CPU, use the
+// same per-CPU cache from an interrupt handler while it is pinned.
+volatile std::size_t simulated_cpu = 0;
+volatile std::uint32_t pin_depth = 0;
+volatile std::uint32_t unpinned_current_calls = 0;
+
+struct simulated_cpus
+{
+  static constexpr std::size_t count = 4;
+
+  // Only meaningful while pinned: outside a pin the caller could move to another CPU before it
+  // uses the number, so a call outside one is counted as a bug (like smp_processor_id() with
+  // CONFIG_DEBUG_PREEMPT).
+  static std::size_t current() noexcept
+  {
+    if (pin_depth == 0)
+    {
+      unpinned_current_calls = unpinned_current_calls + 1;
+    }
+    return simulated_cpu;
+  }
+
+  class pin
+  {
+  public:
+    pin() noexcept
+    {
+      mask_.lock();
+      pin_depth = pin_depth + 1;
+    }
+    pin(const pin&) = delete;
+    pin& operator=(const pin&) = delete;
+    ~pin()
+    {
+      pin_depth = pin_depth - 1;
+      mask_.unlock();
+    }
+
+  private:
+    interrupt_lock mask_;
+  };
+};
+
+// Each CPU's cache and the hierarchy take the interrupt-masking lock, so that an interrupt
+// handler may free into the cache; slabs come straight from the arena, with no hook.
+using cpu_sample_cache =
+    attachable::slab_cache<sample, interrupt_lock, slab_size, attachable::per_cpu<simulated_cpus>,
+                           attachable::slabs_from<attachable::arena_slabs<arena>>>;
+
+// Freed by the software interrupt handler, on whichever CPU the test is playing.
+constinit cpu_sample_cache::box cpu_irq_box;
 
 std::uint32_t failures = 0;
 
@@ -244,6 +303,103 @@ void interrupt_handler_frees_a_box() noexcept
   FIRMWARE_EXPECT(arena.slabs_out() == out_before);
 }
 
+// Objects allocated on one CPU and freed on others, a double free of an object parked in a
+// CPU's cache, a free from an interrupt handler, drains, and everything back in the arena.
+void per_cpu_cache_on_simulated_cpus() noexcept
+{
+  section("per_cpu cache on 4 simulated CPUs, slabs from arena_slabs<arena>");
+  using cache_type = cpu_sample_cache;
+  const std::size_t out_before = arena.slabs_out();
+  {
+    cache_type cache;
+    FIRMWARE_EXPECT(cache.stats().slabs == 0);
+    FIRMWARE_EXPECT(arena.slabs_out() == out_before);
+
+    // CPU 0 allocates enough to fill the master and half a slave.
+    simulated_cpu = 0;
+    const std::size_t count = cache_type::objects_per_master + cache_type::objects_per_slab / 2;
+    for (std::size_t i = 0; i < count; ++i)
+    {
+      attachable::result<void*> slot = cache.allocate();
+      FIRMWARE_EXPECT(slot.has_value());
+      slots[i] = slot.value_or(nullptr);
+      if (slots[i] != nullptr)
+      {
+        static_cast<sample*>(slots[i])->id = static_cast<std::uint32_t>(i);
+      }
+    }
+    attachable::slab_stats s = cache.stats();
+    FIRMWARE_EXPECT(s.live_objects == count);
+    FIRMWARE_EXPECT(s.slabs == 2);
+    FIRMWARE_EXPECT(arena.slabs_out() == out_before + 2);
+
+    // CPU 1 frees all of them: every free is a cross-CPU free, parked in CPU 1's cache until
+    // it overflows and a batch goes back to the slabs.
+    simulated_cpu = 1;
+    for (std::size_t i = 0; i < count; ++i)
+    {
+      FIRMWARE_EXPECT(static_cast<sample*>(slots[i])->id == i);
+      FIRMWARE_EXPECT(cache.deallocate(slots[i]).has_value());
+    }
+    s = cache.stats();
+    FIRMWARE_EXPECT(s.live_objects == 0);
+    FIRMWARE_EXPECT(s.cached_objects > 0);
+    // The newest free is still parked in CPU 1's cache: freeing it again is caught.
+    const attachable::result<void> twice = cache.deallocate(slots[count - 1]);
+    FIRMWARE_EXPECT(!twice && twice.error() == attachable::slab_error::double_free);
+    FIRMWARE_EXPECT(cache.stats().live_objects == 0);
+
+    // CPU 2's cache is empty, so its first allocation refills it from the slabs.
+    simulated_cpu = 2;
+    attachable::result<cache_type::box> box = cache.emplace(42u);
+    FIRMWARE_EXPECT(box.has_value() && (*box)->id == 42);
+    FIRMWARE_EXPECT(cache.stats().live_objects == 1);
+
+    // The interrupt handler frees the box on CPU 3; while the test is pinned, it must wait.
+    simulated_cpu = 3;
+    if (box)
+    {
+      cpu_irq_box = static_cast<cache_type::box&&>(*box);
+    }
+    const std::uint32_t runs_before = handler_runs;
+    {
+      const simulated_cpus::pin pinned;
+      board::raise_software_interrupt();
+      FIRMWARE_EXPECT(handler_runs == runs_before);
+      FIRMWARE_EXPECT(static_cast<bool>(cpu_irq_box));
+    }
+    board::let_pending_interrupts_run();
+    FIRMWARE_EXPECT(handler_runs == runs_before + 1);
+    FIRMWARE_EXPECT(!cpu_irq_box);
+    FIRMWARE_EXPECT(cache.stats().live_objects == 0);
+
+    // Draining CPU 3 gives back exactly the object its handler freed; CPU 1's drain gives
+    // back what it still holds.
+    FIRMWARE_EXPECT(cache.drain() == 1);
+    simulated_cpu = 1;
+    const std::size_t cached_before = cache.stats().cached_objects;
+    const std::size_t drained = cache.drain();
+    FIRMWARE_EXPECT(drained > 0);
+    FIRMWARE_EXPECT(cache.stats().cached_objects == cached_before - drained);
+
+    // shrink() drains every CPU (CPU 0 and 2 still hold refilled objects) and returns the
+    // empty slave.
+    FIRMWARE_EXPECT(cache.shrink() == 1);
+    s = cache.stats();
+    FIRMWARE_EXPECT(s.cached_objects == 0);
+    FIRMWARE_EXPECT(s.live_objects == 0);
+    FIRMWARE_EXPECT(s.slabs == 1);
+    FIRMWARE_EXPECT(s.hook_allocs - s.hook_frees == s.slabs);
+    FIRMWARE_EXPECT(cache.verify().has_value());
+    FIRMWARE_EXPECT(arena.slabs_out() == out_before + 1);
+  }
+  FIRMWARE_EXPECT(unpinned_current_calls == 0);
+  FIRMWARE_EXPECT(pin_depth == 0);
+  // The last handle took the master back to the arena.
+  FIRMWARE_EXPECT(arena.slabs_out() == out_before);
+  simulated_cpu = 0;
+}
+
 void a_local_cache_gives_its_master_back() noexcept
 {
   section("a local cache gives its master back");
@@ -263,6 +419,7 @@ void a_local_cache_gives_its_master_back() noexcept
 extern "C" void software_interrupt_handler() noexcept
 {
   irq_box.reset();
+  cpu_irq_box.reset();
   slabs_out_in_handler = arena.slabs_out();
   handler_runs = handler_runs + 1;
 }
@@ -285,6 +442,7 @@ int firmware_main() noexcept
   grows_frees_and_gives_back(irq_cache,
                              "cache with an interrupt-masking lock: ", board::interrupt_lock_name);
   interrupt_handler_frees_a_box();
+  per_cpu_cache_on_simulated_cpus();
   a_local_cache_gives_its_master_back();
 #ifdef FIRMWARE_INJECT_FAILURE
   // Built once this way by the test suite, to prove that a failure reaches qemu's exit status.

@@ -399,6 +399,10 @@ private:
     {
       return core::allocate_from(handle_, type::identity);
     }
+    else if constexpr (type::caching == detail::caching_kind::per_thread)
+    {
+      return type::allocate_from(handle_);
+    }
     else
     {
       state* const m = handle_.master.load_acquire();

@@ -60,6 +60,7 @@ macro(attachable_firmware_target target)
   set(fw_allowed_undefined
       "^(__stack_top|__data_start|__data_end|__data_load|__bss_start|__bss_end|__init_array_start|__init_array_end)$")
   set(fw_arena_slabs 12)
+  set(fw_probe_arena_slabs 10)
   if("${target}" MATCHES "^cortex_m")
     set(fw_arch cortex_m)
     set(fw_compiler "${fw_arm_gxx}")
@@ -74,8 +75,10 @@ macro(attachable_firmware_target target)
       set(fw_linker_script nrf51822.ld)
       set(fw_qemu_machine microbit)
       # 16 KiB of RAM: 7 slabs of 1 KiB (an arena aligned to 1 KiB, so up to 1 KiB of padding
-      # before it), the self-test's pointer array and a 2 KiB stack.
+      # before it), the self-test's pointer array and a 2 KiB stack. The size probe's arena
+      # too, which is built here only with one cache type.
       set(fw_arena_slabs 7)
+      set(fw_probe_arena_slabs 7)
       # ARMv6-M has no divide instruction, so every division, the library's slot index
       # included, is a call to libgcc's helpers. They are plain arithmetic, part of the
       # compiler; libgcc's atomic shims stay forbidden (they would not be atomic anyway).
@@ -150,7 +153,8 @@ macro(attachable_firmware_program program)
     endif()
   elseif("${program}" MATCHES "^size_probe_([0-9]+)$")
     list(APPEND fw_sources ${attachable_firmware_root}/tests/freestanding/size_probe.cpp)
-    list(APPEND fw_program_flags -DSIZE_PROBE_CACHE_TYPES=${CMAKE_MATCH_1})
+    list(APPEND fw_program_flags -DSIZE_PROBE_CACHE_TYPES=${CMAKE_MATCH_1}
+         -DSIZE_PROBE_ARENA_SLABS=${fw_probe_arena_slabs})
   elseif("${program}" STREQUAL "hot_pair_probe")
     list(APPEND fw_sources ${attachable_firmware_root}/tests/freestanding/hot_pair_probe.cpp)
   else()

@@ -1,5 +1,6 @@
 // An x86-64 Linux program with no C or C++ library at all: its own _start, raw system calls
-// for write and exit, and the library running on a static_arena through the two hooks.
+// for write and exit, and the library running on a static_arena, through the two hooks and
+// through an arena source for a per_cpu cache on a simulated topology of four CPUs.
 // Built with -ffreestanding -nostdlib -static -fno-exceptions -fno-rtti; exits 0 on success.
 #include <attachable/slab.hpp>
 
@@ -80,6 +81,85 @@ using node_cache = attachable::slab_cache<node, attachable::spin_lock, slab_size
 constexpr std::size_t max_nodes = arena_slabs * (slab_size / sizeof(node));
 void* slots[max_nodes];
 
+// Four CPUs played in turn by one thread: the program sets what current() returns between
+// operations, as a migration would. Without a kernel there is nothing to disable, so pin only
+// counts its depth, like preempt_count, and current() counts the calls made outside one.
+std::size_t simulated_cpu = 0;
+std::size_t pin_depth = 0;
+std::size_t unpinned_current_calls = 0;
+
+struct simulated_cpus
+{
+  static constexpr std::size_t count = 4;
+  static std::size_t current() noexcept
+  {
+    unpinned_current_calls += pin_depth == 0 ? 1 : 0;
+    return simulated_cpu;
+  }
+  struct pin
+  {
+    pin() noexcept { ++pin_depth; }
+    pin(const pin&) = delete;
+    pin& operator=(const pin&) = delete;
+    ~pin() { --pin_depth; }
+  };
+};
+
+using cpu_node_cache =
+    attachable::slab_cache<node, attachable::spin_lock, slab_size,
+                           attachable::per_cpu<simulated_cpus>,
+                           attachable::slabs_from<attachable::arena_slabs<arena>>>;
+
+// Objects allocated on CPU 0 and freed on CPU 1, a double free of an object parked in CPU 1's
+// cache, drains, and the master back in the arena when the cache goes.
+void per_cpu_cache_on_simulated_cpus() noexcept
+{
+  const std::size_t out_before = arena.slabs_out();
+  {
+    cpu_node_cache cache;
+    simulated_cpu = 0;
+    const std::size_t count = cpu_node_cache::objects_per_master + 10;
+    for (std::size_t i = 0; i < count; ++i)
+    {
+      attachable::result<void*> slot = cache.allocate();
+      NOLIBC_EXPECT(slot.has_value());
+      slots[i] = slot.value_or(nullptr);
+      if (slots[i] != nullptr)
+      {
+        static_cast<node*>(slots[i])->key = i;
+      }
+    }
+    NOLIBC_EXPECT(cache.stats().live_objects == count);
+    NOLIBC_EXPECT(arena.slabs_out() == out_before + 2);
+
+    simulated_cpu = 1;
+    for (std::size_t i = 0; i < count; ++i)
+    {
+      NOLIBC_EXPECT(static_cast<node*>(slots[i])->key == i);
+      NOLIBC_EXPECT(cache.deallocate(slots[i]).has_value());
+    }
+    NOLIBC_EXPECT(cache.stats().live_objects == 0);
+    NOLIBC_EXPECT(cache.stats().cached_objects > 0);
+    const attachable::result<void> twice = cache.deallocate(slots[count - 1]);
+    NOLIBC_EXPECT(!twice && twice.error() == attachable::slab_error::double_free);
+
+    // CPU 2 starts empty and refills; CPU 1 drains what it still holds.
+    simulated_cpu = 2;
+    attachable::result<cpu_node_cache::box> box = cache.emplace(nullptr, std::uint64_t{9});
+    NOLIBC_EXPECT(box.has_value() && (*box)->key == 9);
+    simulated_cpu = 1;
+    NOLIBC_EXPECT(cache.drain() > 0);
+    box->reset();
+    NOLIBC_EXPECT(cache.shrink() == 1);
+    const attachable::slab_stats s = cache.stats();
+    NOLIBC_EXPECT(s.live_objects == 0 && s.cached_objects == 0 && s.slabs == 1);
+    NOLIBC_EXPECT(cache.verify().has_value());
+  }
+  NOLIBC_EXPECT(unpinned_current_calls == 0);
+  NOLIBC_EXPECT(pin_depth == 0);
+  NOLIBC_EXPECT(arena.slabs_out() == out_before);
+}
+
 int run() noexcept
 {
   {
@@ -119,6 +199,7 @@ int run() noexcept
   }
   // The cache and both boxes are gone: the master went back to the arena.
   NOLIBC_EXPECT(arena.slabs_out() == 0);
+  per_cpu_cache_on_simulated_cpus();
   print(failures == 0 ? "PASS\n" : "FAIL\n");
   return failures == 0 ? 0 : 1;
 }

@@ -27,9 +27,13 @@ namespace
 constexpr std::size_t slab_size = 1024;
 using lock = attachable::no_lock;
 
-// Nine masters and one more: enough for every type, and small enough for the 16 KiB of RAM of
-// the Cortex-M0 board, where firmware_table.cmake builds this probe too.
-constinit attachable::static_arena<slab_size, 10, lock> arena;
+// Nine masters and one more: enough for every type. The Cortex-M0 board's 16 KiB of RAM, where
+// firmware_table.cmake builds the one-type probe too, takes a smaller arena
+// (firmware_targets.cmake sets SIZE_PROBE_ARENA_SLABS); the arena's size changes no code.
+#ifndef SIZE_PROBE_ARENA_SLABS
+#define SIZE_PROBE_ARENA_SLABS 10
+#endif
+constinit attachable::static_arena<slab_size, SIZE_PROBE_ARENA_SLABS, lock> arena;
 
 void* arena_alloc(attachable::layout request) noexcept
 {

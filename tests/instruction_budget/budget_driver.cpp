@@ -1,6 +1,8 @@
 // Runs N hot alloc+free pairs through the box API of one cache, for callgrind to count.
 //
-// Usage: budget_driver <no_lock|spin_lock> <lone|steady> <pairs>
+// Usage: budget_driver <no_lock|spin_lock|per_thread> <lone|steady> <pairs>
+// per_thread is slab_cache<object, spin_lock, 4096, per_thread>: after the first allocation
+// refills the thread's cache, every pair is a pop and a push on it.
 // check_budget.cmake runs it under `valgrind --tool=callgrind --toggle-collect=measured_*`,
 // so only the measured functions below are counted, at two values of <pairs>; the difference
 // divided by the difference in pairs is the cost of one pair, free of setup and of the call.
@@ -34,9 +36,12 @@ struct object
   std::uint64_t words[8];
 };
 
+using per_thread_cache =
+    attachable::slab_cache<object, attachable::spin_lock, 4096, attachable::per_thread>;
+
 // A failed allocation would make the count meaningless, so it ends the run with an error.
-template <class Lock>
-int run_pairs(attachable::slab_cache<object, Lock>& cache, unsigned long pairs) noexcept
+template <class Cache>
+int run_pairs(Cache& cache, unsigned long pairs) noexcept
 {
   for (unsigned long i = 0; i < pairs; ++i)
   {
@@ -68,13 +73,20 @@ measured_spin_lock(attachable::slab_cache<object, attachable::spin_lock>& cache,
   return run_pairs(cache, pairs);
 }
 
+extern "C" __attribute__((noinline)) int measured_per_thread(per_thread_cache& cache,
+                                                             unsigned long pairs)
+{
+  return run_pairs(cache, pairs);
+}
+
 // Runs the measured loop on a fresh cache. "lone": the pair's object is the only one, so every
-// free empties the master. "steady": one other object stays live, as in a cache in real use.
-template <class Lock, class Measured>
+// free empties the master (without caching). "steady": one other object stays live, as in a
+// cache in real use.
+template <class Cache, class Measured>
 int run_scenario(const char* scenario, unsigned long pairs, Measured measured)
 {
   // The master is created before the measured loop, so its hook call is not counted.
-  auto cache = attachable::slab_cache<object, Lock>::create();
+  auto cache = Cache::create();
   if (!cache)
   {
     return 1;
@@ -96,17 +108,24 @@ int main(int argc, char** argv)
 {
   if (argc != 4)
   {
-    std::fprintf(stderr, "usage: %s <no_lock|spin_lock> <lone|steady> <pairs>\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <no_lock|spin_lock|per_thread> <lone|steady> <pairs>\n",
+                 argv[0]);
     return 2;
   }
   const unsigned long pairs = std::strtoul(argv[3], nullptr, 10);
   if (std::strcmp(argv[1], "no_lock") == 0)
   {
-    return run_scenario<attachable::no_lock>(argv[2], pairs, measured_no_lock);
+    return run_scenario<attachable::slab_cache<object, attachable::no_lock>>(argv[2], pairs,
+                                                                             measured_no_lock);
   }
   if (std::strcmp(argv[1], "spin_lock") == 0)
   {
-    return run_scenario<attachable::spin_lock>(argv[2], pairs, measured_spin_lock);
+    return run_scenario<attachable::slab_cache<object, attachable::spin_lock>>(argv[2], pairs,
+                                                                               measured_spin_lock);
+  }
+  if (std::strcmp(argv[1], "per_thread") == 0)
+  {
+    return run_scenario<per_thread_cache>(argv[2], pairs, measured_per_thread);
   }
   std::fprintf(stderr, "unknown lock '%s'\n", argv[1]);
   return 2;

@@ -1,7 +1,8 @@
 # Counts the instructions of one hot alloc+free pair under callgrind and fails above budget.
 #
-# Run as: cmake -DVALGRIND=... -DDRIVER=... -DLOCK=<no_lock|spin_lock> -DSCENARIO=<lone|steady>
-#               -DBUDGET=<n> -DPAIRS=<n> -DWORK_DIR=<dir> -P check_budget.cmake
+# Run as: cmake -DVALGRIND=... -DDRIVER=... -DLOCK=<no_lock|spin_lock|per_thread>
+#               -DSCENARIO=<lone|steady> -DBUDGET=<n> -DPAIRS=<n> -DWORK_DIR=<dir>
+#               -P check_budget.cmake
 # The driver is run for PAIRS and for 2 * PAIRS pairs; only the measured functions are
 # counted (--toggle-collect), and subtracting the two counts cancels whatever is paid once.
 foreach(required IN ITEMS VALGRIND DRIVER LOCK SCENARIO BUDGET PAIRS WORK_DIR)

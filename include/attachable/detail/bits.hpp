@@ -57,6 +57,17 @@ namespace attachable::detail
 #endif
 }
 
+// The number of set bits in `word`, by shifts, masks and one multiply: std::popcount becomes a
+// call to libgcc's __popcountsi2 on cores with no population-count instruction (Cortex-M3,
+// M33), which a freestanding program that links no libgcc cannot resolve.
+[[nodiscard]] constexpr std::uint32_t count_set_bits(std::uint32_t word) noexcept
+{
+  word = word - ((word >> 1) & 0x5555'5555u);
+  word = (word & 0x3333'3333u) + ((word >> 2) & 0x3333'3333u);
+  word = (word + (word >> 4)) & 0x0F0F'0F0Fu;
+  return (word * 0x0101'0101u) >> 24;
+}
+
 // The object of type T at `offset` bytes from `base`, a place the caller laid out for it (so
 // through void*, which tells -Wcast-align that the alignment is the caller's business).
 template <class T>

@@ -237,6 +237,14 @@ struct cache_type
     }
   }
 
+  // As allocate(), from a handle whose master may not exist yet (created on the slow path).
+  template <class Handle>
+  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static allocation allocate_from(Handle& handle) noexcept
+  {
+    static_assert(caching == caching_kind::per_thread, "only the per_thread front end has it");
+    return thread_caching<cache_type>::allocate(handle);
+  }
+
   // Frees a slot its box owned. Context: see slab_box::reset.
   ATTACHABLE_ALWAYS_INLINE static void free_owned(void* slot) noexcept
   {

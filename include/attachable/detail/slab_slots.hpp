@@ -86,17 +86,29 @@ template <class G>
   return bump > touched ? bump : touched;
 }
 
+// Every slot is aligned to at least 4. Saying so lets a core with no unaligned access
+// (ARMv6-M) copy a slot's link or tag word with one load or store; otherwise GCC calls memcpy.
+inline constexpr std::size_t slot_word_alignment = 4;
+[[nodiscard]] inline const void* slot_word(const void* slot) noexcept
+{
+  return __builtin_assume_aligned(slot, slot_word_alignment);
+}
+[[nodiscard]] inline void* slot_word(void* slot) noexcept
+{
+  return __builtin_assume_aligned(slot, slot_word_alignment);
+}
+
 // A free slot's first word: the next free slot's index. Context: the slot is open to the tools.
 [[nodiscard]] inline std::uint32_t next_free(const void* slot) noexcept
 {
   std::uint32_t index;
-  __builtin_memcpy(&index, slot, sizeof index);
+  __builtin_memcpy(&index, slot_word(slot), sizeof index);
   return index;
 }
 
 inline void set_next_free(void* slot, std::uint32_t index) noexcept
 {
-  __builtin_memcpy(slot, &index, sizeof index);
+  __builtin_memcpy(slot_word(slot), &index, sizeof index);
 }
 
 // In a cache with per-thread or per-CPU caching, every free slot carries a tag in its second
@@ -114,12 +126,12 @@ inline constexpr std::size_t tag_offset = sizeof(std::uint32_t);
 [[nodiscard]] inline std::uint32_t read_tag(const void* slot) noexcept
 {
   std::uint32_t tag;
-  __builtin_memcpy(&tag, static_cast<const std::byte*>(slot) + tag_offset, sizeof tag);
+  __builtin_memcpy(&tag, slot_word(static_cast<const std::byte*>(slot) + tag_offset), sizeof tag);
   return tag;
 }
 inline void write_tag(void* slot, std::uint32_t tag) noexcept
 {
-  __builtin_memcpy(static_cast<std::byte*>(slot) + tag_offset, &tag, sizeof tag);
+  __builtin_memcpy(slot_word(static_cast<std::byte*>(slot) + tag_offset), &tag, sizeof tag);
 }
 // Returns: true if the slot's tag says it is free (in its slab or in a cache).
 [[nodiscard]] inline bool tag_says_free(const void* slot) noexcept

@@ -64,16 +64,56 @@ struct thread_caching
   };
   static inline thread_local exit_flush tls_exit{};
 
-  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static allocation allocate(state* m) noexcept
+  // Pops an object if the calling thread's cache is bound to `m` and not empty.
+  ATTACHABLE_ALWAYS_INLINE static bool try_pop(state* m, void*& slot) noexcept
   {
     cache& c = tls;
     const std::uint32_t n = c.head.count;
     if (c.head.bound == m && n != 0) [[likely]]
     {
-      void* const slot = c.items[n - 1];
+      slot = c.items[n - 1];
       set_relaxed(c.head.count, n - 1);
       cached::unpark(slot, Type::slot_size, Type::object_size);
+      return true;
+    }
+    return false;
+  }
+
+  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static allocation allocate(state* m) noexcept
+  {
+    if (void* slot = nullptr; try_pop(m, slot)) [[likely]]
+    {
       return allocation{slot};
+    }
+    return allocate_slow(m);
+  }
+
+  // The same, from a handle whose master may not exist yet, with no test for it on the fast
+  // path: a thread's cache holds objects only while bound to a master, so a null master never
+  // matches a non-empty cache and takes the slow path, which creates the master.
+  template <class Handle>
+  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static allocation allocate(Handle& handle) noexcept
+  {
+    state* const m = handle.master.load_acquire();
+    if (void* slot = nullptr; try_pop(m, slot)) [[likely]]
+    {
+      return allocation{slot};
+    }
+    return allocate_first(handle, m);
+  }
+
+  template <class Handle>
+  [[nodiscard]] ATTACHABLE_NOINLINE static allocation allocate_first(Handle& handle,
+                                                                     state* m) noexcept
+  {
+    if (m == nullptr)
+    {
+      const result<state*> created = core::master_of(handle, Type::identity);
+      if (!created)
+      {
+        return allocation{created.error()};
+      }
+      m = *created;
     }
     return allocate_slow(m);
   }

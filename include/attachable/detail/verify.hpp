@@ -13,6 +13,7 @@
 #define ATTACHABLE_DETAIL_VERIFY_HPP
 
 #include <attachable/config.hpp>
+#include <attachable/detail/bits.hpp>
 #include <attachable/detail/hierarchy.hpp>
 #include <attachable/detail/object_cache.hpp>
 #include <attachable/detail/sanitizers.hpp>
@@ -21,7 +22,6 @@
 #include <attachable/detail/slab_slots.hpp>
 #include <attachable/result.hpp>
 
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -174,7 +174,7 @@ struct verifier
         }
         below_bump &= mask;
       }
-      live += static_cast<std::size_t>(std::popcount(below_bump));
+      live += count_set_bits(below_bump);
     }
     if (live != taken_slots(s))
     {
