@@ -46,7 +46,7 @@ struct cpu_caching
   [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static allocation allocate(state* m) noexcept
   {
     {
-      const typename cpus::pin pinned;
+      [[maybe_unused]] const typename cpus::pin pinned;
       cache* const c = cache_of(m, cpus::current());
       c->lock.lock();
       const std::uint32_t n = c->count;
@@ -92,7 +92,7 @@ struct cpu_caching
     }
     cached::park(slot, Type::slot_size);
     {
-      const typename cpus::pin pinned;
+      [[maybe_unused]] const typename cpus::pin pinned;
       cache* const c = cache_of(m, cpus::current());
       c->lock.lock();
       const std::uint32_t n = c->count;
@@ -114,7 +114,7 @@ struct cpu_caching
     void* out[limit + 1];
     std::uint32_t n = 0;
     {
-      const typename cpus::pin pinned;
+      [[maybe_unused]] const typename cpus::pin pinned;
       cache* const c = cache_of(m, cpus::current());
       c->lock.lock();
       if (relaxed(Type::area_of(m)->orphaned) == 0)
@@ -143,7 +143,7 @@ struct cpu_caching
   {
     std::size_t cpu = 0;
     {
-      const typename cpus::pin pinned;
+      [[maybe_unused]] const typename cpus::pin pinned;
       cpu = cpus::current();
     }
     return cached::drain_cpu(m, cpu);
