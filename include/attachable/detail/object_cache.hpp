@@ -166,15 +166,22 @@ struct object_cache
   // ---- per-thread binding ------------------------------------------------------------------
 
   // Binds `cache`, bound to nothing, to `m` and registers it: from now on it keeps the
-  // hierarchy alive until unbind. Context: takes the hierarchy's lock.
-  static void bind(state* m, thread_cache_head* cache) noexcept
+  // hierarchy alive until unbind. A hierarchy with no handle left is not bound: nothing could
+  // unbind the thread but its exit, so the last box would no longer return the hierarchy.
+  // Returns: whether it bound. Context: takes the hierarchy's lock.
+  static bool bind(state* m, thread_cache_head* cache) noexcept
   {
     m->lock.lock();
-    cached_area* const area = core::area_of(m);
-    cache->next = area->threads;
-    area->threads = cache;
-    cache->bound = m;
+    const bool bound = m->handles != 0;
+    if (bound)
+    {
+      cached_area* const area = core::area_of(m);
+      cache->next = area->threads;
+      area->threads = cache;
+      cache->bound = m;
+    }
     m->lock.unlock();
+    return bound;
   }
 
   // Gives every cached object back, unregisters `cache` and lets the hierarchy go if nothing
