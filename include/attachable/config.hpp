@@ -156,6 +156,19 @@
   ATTACHABLE_ABI_NAME_(ATTACHABLE_SLAB_DEBUG, none, ATTACHABLE_ASAN, ATTACHABLE_VALGRIND)
 #endif
 
+// The same name as an ABI tag on slab_cache and slab_box. The inline namespace changes the
+// mangled name of every function that takes or returns a cache, but the Itanium ABI mangles a
+// variable's name without its type, so `extern slab_cache<T> cache;` in a unit with other
+// settings would still link against the definition; GCC and Clang carry a type's tag into the
+// names of variables of that type, so that declaration fails to link as well.
+#define ATTACHABLE_ABI_STRING_(name) #name
+#define ATTACHABLE_ABI_STRING(name) ATTACHABLE_ABI_STRING_(name)
+#if defined(__GNUC__) || defined(__clang__)
+#define ATTACHABLE_ABI_TAG [[gnu::abi_tag(ATTACHABLE_ABI_STRING(ATTACHABLE_ABI))]]
+#else
+#define ATTACHABLE_ABI_TAG
+#endif
+
 // Tells the optimiser a fact it cannot prove, such as a slot address never being null.
 #if defined(__clang__)
 #define ATTACHABLE_ASSUME(condition) __builtin_assume(condition)
