@@ -143,17 +143,17 @@
 // the library's types, so translation units built with different settings never share a slab:
 // their caches are different types, a pointer from one is invalid_pointer to the other, and a
 // cache declared in one and defined in the other fails to link instead of corrupting memory.
-#define ATTACHABLE_ABI_JOIN_(debug, pattern, asan, valgrind)                                       \
+#define ATTACHABLE_ABI_PASTE(debug, pattern, asan, valgrind)                                       \
   abi_v0_d##debug##_p##pattern##_a##asan##_v##valgrind
-#define ATTACHABLE_ABI_NAME_(debug, pattern, asan, valgrind)                                       \
-  ATTACHABLE_ABI_JOIN_(debug, pattern, asan, valgrind)
+#define ATTACHABLE_ABI_NAME(debug, pattern, asan, valgrind)                                        \
+  ATTACHABLE_ABI_PASTE(debug, pattern, asan, valgrind)
 #if ATTACHABLE_SLAB_DEBUG
 #define ATTACHABLE_ABI                                                                             \
-  ATTACHABLE_ABI_NAME_(ATTACHABLE_SLAB_DEBUG, ATTACHABLE_FREE_PATTERN, ATTACHABLE_ASAN,            \
-                       ATTACHABLE_VALGRIND)
+  ATTACHABLE_ABI_NAME(ATTACHABLE_SLAB_DEBUG, ATTACHABLE_FREE_PATTERN, ATTACHABLE_ASAN,             \
+                      ATTACHABLE_VALGRIND)
 #else
 #define ATTACHABLE_ABI                                                                             \
-  ATTACHABLE_ABI_NAME_(ATTACHABLE_SLAB_DEBUG, none, ATTACHABLE_ASAN, ATTACHABLE_VALGRIND)
+  ATTACHABLE_ABI_NAME(ATTACHABLE_SLAB_DEBUG, none, ATTACHABLE_ASAN, ATTACHABLE_VALGRIND)
 #endif
 
 // The same name as an ABI tag on slab_cache and slab_box. The inline namespace changes the
@@ -161,8 +161,8 @@
 // variable's name without its type, so `extern slab_cache<T> cache;` in a unit with other
 // settings would still link against the definition; GCC and Clang carry a type's tag into the
 // names of variables of that type, so that declaration fails to link as well.
-#define ATTACHABLE_ABI_STRING_(name) #name
-#define ATTACHABLE_ABI_STRING(name) ATTACHABLE_ABI_STRING_(name)
+#define ATTACHABLE_STRINGIZE(name) #name
+#define ATTACHABLE_ABI_STRING(name) ATTACHABLE_STRINGIZE(name)
 #if defined(__GNUC__) || defined(__clang__)
 #define ATTACHABLE_ABI_TAG [[gnu::abi_tag(ATTACHABLE_ABI_STRING(ATTACHABLE_ABI))]]
 #else

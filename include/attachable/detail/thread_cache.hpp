@@ -41,7 +41,7 @@ struct thread_caching
   using cache = thread_cache<limit>;
 
   // Constant-initialised and trivially destructible, so that reaching it costs no guard.
-  static inline thread_local constinit cache tls{};
+  static inline thread_local constinit cache tls_{};
 
   // Flushes the thread's cache when the thread exits; armed when the thread binds.
   struct exit_flush
@@ -50,13 +50,13 @@ struct thread_caching
     exit_flush() noexcept = default;
     exit_flush(const exit_flush&) = delete;
     exit_flush& operator=(const exit_flush&) = delete;
-    ~exit_flush() { cached::unbind(&tls.head); }
+    ~exit_flush() { cached::unbind(&tls_.head); }
   };
-  static inline thread_local exit_flush tls_exit{};
+  static inline thread_local exit_flush tls_exit_{};
 
   [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static allocation allocate(state* m) noexcept
   {
-    cache& c = tls;
+    cache& c = tls_;
     const std::uint32_t n = c.head.count;
     if (c.head.bound == m && n != 0) [[likely]]
     {
@@ -71,7 +71,7 @@ struct thread_caching
   ATTACHABLE_ALWAYS_INLINE static void free(void* slot) noexcept
   {
     void* const m = relaxed(slab_of<Type::slab_size>(slot)->owner);
-    cache& c = tls;
+    cache& c = tls_;
     const std::uint32_t n = c.head.count;
     if (c.head.bound == m && n != limit) [[likely]]
     {
@@ -90,7 +90,7 @@ struct thread_caching
 
   [[nodiscard]] ATTACHABLE_NOINLINE static allocation allocate_slow(state* m) noexcept
   {
-    cache& c = tls;
+    cache& c = tls_;
     if (c.head.bound == nullptr)
     {
       bind(m);
@@ -113,7 +113,7 @@ struct thread_caching
   ATTACHABLE_NOINLINE static void free_slow(void* slot) noexcept
   {
     state* const m = core::state_of(slab_of<Type::slab_size>(slot));
-    cache& c = tls;
+    cache& c = tls_;
     if (c.head.bound == nullptr)
     {
       bind(m);
@@ -138,15 +138,15 @@ struct thread_caching
 
   static void bind(state* m) noexcept
   {
-    tls_exit.armed = true; // registers the exit flush for this thread
-    cached::bind(m, &tls.head);
+    tls_exit_.armed = true; // registers the exit flush for this thread
+    cached::bind(m, &tls_.head);
   }
 
   // Gives the calling thread's cached objects of `m` back and unbinds it.
   // Returns: how many objects went back.
   static std::size_t drain(state* m) noexcept
   {
-    return tls.head.bound == m ? cached::unbind(&tls.head) : 0;
+    return tls_.head.bound == m ? cached::unbind(&tls_.head) : 0;
   }
 };
 
