@@ -196,6 +196,12 @@ struct raw_pointers
         continue;
       }
       state* const m = core::state_of(s);
+      if (m == nullptr) [[unlikely]]
+      {
+        // No live slab names no master; and a null here would pass for "already locked".
+        note(slab_error::invalid_pointer);
+        continue;
+      }
       if (m != held)
       {
         if (held != nullptr)
