@@ -14,6 +14,7 @@ packages=(
   ninja-build
   g++
   clang
+  clang-tidy
   libclang-rt-dev
   catch2
   libbenchmark-dev
