@@ -40,6 +40,7 @@ struct unit
   outcome (*adopt)(void* pointer);
   bool (*verify)();
   std::size_t (*live_objects)();
+  std::size_t (*slabs_out)(); // slabs the units' source handed out and did not get back
 };
 
 extern const unit plain_unit;    // ATTACHABLE_SLAB_DEBUG 0, ATTACHABLE_VALGRIND 0
