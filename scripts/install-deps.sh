@@ -20,6 +20,7 @@ examples=(
 everything=(
   "${examples[@]}"
   clang
+  clang-tidy
   libclang-rt-dev
   catch2
   libbenchmark-dev

@@ -5,7 +5,9 @@
 // used before empty ones, the empty-slave rule, the reserve floor and the hook accounting. It
 // learns which slab an object is in by masking the object's address, like the library does.
 // From that it predicts, after every step, the cache's stats and every call of the recording
-// hooks exactly.
+// hooks exactly; and after every step slab_cache::verify() must find every structural
+// invariant intact (the slab list and its runs, each header, bitmap and free list, the
+// counters), which the model cannot see.
 //
 // ATTACHABLE_MODEL_SEED=<n> replays a run; a failing run prints the seed to use.
 // ATTACHABLE_MODEL_OPS=<n> lowers the total operation count for sanitizer and Valgrind legs.
@@ -373,6 +375,9 @@ private:
     expect(s.hook_frees == hook_frees_, "stats().hook_frees counts free-hook calls");
     expect(s.hook_failures == hook_failures_, "stats().hook_failures counts failed hook calls");
     expect(s.hook_allocs - s.hook_frees == s.slabs, "hook_allocs - hook_frees == slabs");
+    expect(handles_[0].verify().has_value(),
+           "verify() finds every structural invariant intact (the lists, headers, bitmaps, free "
+           "lists and counters)");
     if (!entries_.empty())
     {
       const entry& spot = entries_[random_.below(entries_.size())];

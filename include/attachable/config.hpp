@@ -153,17 +153,30 @@
 // the library's types, so translation units built with different settings never share a slab:
 // their caches are different types, a pointer from one is invalid_pointer to the other, and a
 // cache declared in one and defined in the other fails to link instead of corrupting memory.
-#define ATTACHABLE_ABI_JOIN_(debug, pattern, asan, valgrind)                                       \
+#define ATTACHABLE_ABI_PASTE(debug, pattern, asan, valgrind)                                       \
   abi_v0_d##debug##_p##pattern##_a##asan##_v##valgrind
-#define ATTACHABLE_ABI_NAME_(debug, pattern, asan, valgrind)                                       \
-  ATTACHABLE_ABI_JOIN_(debug, pattern, asan, valgrind)
+#define ATTACHABLE_ABI_NAME(debug, pattern, asan, valgrind)                                        \
+  ATTACHABLE_ABI_PASTE(debug, pattern, asan, valgrind)
 #if ATTACHABLE_SLAB_DEBUG
 #define ATTACHABLE_ABI                                                                             \
-  ATTACHABLE_ABI_NAME_(ATTACHABLE_SLAB_DEBUG, ATTACHABLE_FREE_PATTERN, ATTACHABLE_ASAN,            \
-                       ATTACHABLE_VALGRIND)
+  ATTACHABLE_ABI_NAME(ATTACHABLE_SLAB_DEBUG, ATTACHABLE_FREE_PATTERN, ATTACHABLE_ASAN,             \
+                      ATTACHABLE_VALGRIND)
 #else
 #define ATTACHABLE_ABI                                                                             \
-  ATTACHABLE_ABI_NAME_(ATTACHABLE_SLAB_DEBUG, none, ATTACHABLE_ASAN, ATTACHABLE_VALGRIND)
+  ATTACHABLE_ABI_NAME(ATTACHABLE_SLAB_DEBUG, none, ATTACHABLE_ASAN, ATTACHABLE_VALGRIND)
+#endif
+
+// The same name as an ABI tag on slab_cache and slab_box. The inline namespace changes the
+// mangled name of every function that takes or returns a cache, but the Itanium ABI mangles a
+// variable's name without its type, so `extern slab_cache<T> cache;` in a unit with other
+// settings would still link against the definition; GCC and Clang carry a type's tag into the
+// names of variables of that type, so that declaration fails to link as well.
+#define ATTACHABLE_STRINGIZE(name) #name
+#define ATTACHABLE_ABI_STRING(name) ATTACHABLE_STRINGIZE(name)
+#if defined(__GNUC__) || defined(__clang__)
+#define ATTACHABLE_ABI_TAG [[gnu::abi_tag(ATTACHABLE_ABI_STRING(ATTACHABLE_ABI))]]
+#else
+#define ATTACHABLE_ABI_TAG
 #endif
 
 // Tells the optimiser a fact it cannot prove, such as a slot address never being null.

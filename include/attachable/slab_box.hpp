@@ -15,9 +15,9 @@ namespace attachable::inline ATTACHABLE_ABI
 
 // Declared here with their defaults, since a box names its cache and a cache its box.
 template <class T, class Lock = spin_lock, std::size_t SlabSize = 4096, class... Options>
-class slab_cache;
+class ATTACHABLE_ABI_TAG slab_cache;
 template <class T, class Lock = spin_lock, std::size_t SlabSize = 4096, class... Options>
-class slab_box;
+class ATTACHABLE_ABI_TAG slab_box;
 
 /// Unique owner of one `T` in a slab of a `slab_cache<T, Lock, SlabSize, Options...>`: exactly
 /// one pointer wide. Its death destroys the object and returns the slot, on any thread, without
@@ -26,7 +26,7 @@ class slab_box;
 /// `T`'s destructor must not throw: the box's destructor is noexcept, so an exception from it
 /// ends in std::terminate.
 template <class T, class Lock, std::size_t SlabSize, class... Options>
-class slab_box
+class ATTACHABLE_ABI_TAG slab_box
 {
   using type = detail::cache_type<T, Lock, SlabSize, Options...>;
 

@@ -76,7 +76,7 @@ namespace attachable::inline ATTACHABLE_ABI
 /// and every box destruction may run concurrently, except that one handle object must not be
 /// assigned to or destroyed while another thread uses it. With no_lock, nothing may overlap.
 template <class T, class Lock, std::size_t SlabSize, class... Options>
-class slab_cache
+class ATTACHABLE_ABI_TAG slab_cache
 {
   using type = detail::cache_type<T, Lock, SlabSize, Options...>;
   using state = typename type::state;

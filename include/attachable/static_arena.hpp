@@ -70,7 +70,7 @@ public:
   [[nodiscard]] void* allocate() noexcept
   {
     lock_.lock();
-    std::uint32_t index;
+    std::uint32_t index = 0;
     if (freed_count_ != 0)
     {
       index = freed_[--freed_count_];

@@ -1,5 +1,6 @@
 // libFuzzer target: the input is a sequence of operations on one cache hierarchy, checked
-// against a reference model (every live object's contents, and the stats) after each step.
+// against a reference model (every live object's contents, and the stats) and with
+// slab_cache::verify() after each step.
 //
 // Each operation is one byte (its kind) followed by the bytes it reads as arguments; a short
 // input simply ends the sequence. The hooks below are the fuzzer's own (no test framework) and
@@ -404,12 +405,14 @@ struct session
     expect(stats.live_objects <= stats.capacity, "more live objects than capacity");
     expect(stats.reserved_objects == reserved, "reserved_objects differs from the last reserve");
     expect(stats.hook_failures == hooks.injected, "hook_failures differs from the faults injected");
+    expect(anchor.verify().has_value(), "verify() found a broken invariant");
     // Only this hierarchy and the foreign cache's master hold slabs.
     expect(hooks.blocks.size() == stats.slabs + 1, "the hooks hold a slab the stats do not count");
   }
 
   void finish()
   {
+    expect(foreign.verify().has_value(), "verify() found a broken invariant in the foreign cache");
     for (raw_slot& raw : raws)
     {
       raw.object->~item();

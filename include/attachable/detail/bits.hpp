@@ -31,7 +31,7 @@ namespace attachable::detail
 [[nodiscard]] inline bool test_and_set_bit(std::uint32_t& word, std::uint32_t index) noexcept
 {
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GCC_ASM_FLAG_OUTPUTS__)
-  bool was_set;
+  bool was_set = false;
   __asm__("btsl %2, %0" : "+r"(word), "=@ccc"(was_set) : "r"(index));
   return was_set;
 #else
@@ -46,7 +46,7 @@ namespace attachable::detail
 [[nodiscard]] inline bool test_and_clear_bit(std::uint32_t& word, std::uint32_t index) noexcept
 {
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GCC_ASM_FLAG_OUTPUTS__)
-  bool was_set;
+  bool was_set = false;
   __asm__("btrl %2, %0" : "+r"(word), "=@ccc"(was_set) : "r"(index));
   return was_set;
 #else

@@ -74,11 +74,14 @@ struct raw_pointers
     return s;
   }
 
-  // Returns: whether `s` is still the slab of `m` that find_slab saw. Context: m's lock held.
+  // Returns: whether `s` is still the slab of `m` that find_slab saw. A slab returned meanwhile
+  // may be memory the tools consider undefined again, so they are asked first, as in find_slab.
+  // Context: m's lock held.
   [[nodiscard]] static bool still_owned(const slab* s, const state* m,
                                         const void* identity) noexcept
   {
-    return relaxed(s->magic) == magic_for(s) && relaxed(s->identity) == identity &&
+    return tool_may_read(s, sizeof s->magic + sizeof s->identity + sizeof s->owner) &&
+           relaxed(s->magic) == magic_for(s) && relaxed(s->identity) == identity &&
            relaxed(s->owner) == m;
   }
 
@@ -196,6 +199,12 @@ struct raw_pointers
         continue;
       }
       state* const m = core::state_of(s);
+      if (m == nullptr) [[unlikely]]
+      {
+        // No live slab names no master; and a null here would pass for "already locked".
+        note(slab_error::invalid_pointer);
+        continue;
+      }
       if (m != held)
       {
         if (held != nullptr)

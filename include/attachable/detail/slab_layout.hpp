@@ -148,7 +148,7 @@ struct slab_geometry
   std::size_t links_offset = 0;
   std::size_t master_state_offset = 0;
   std::size_t cached_area_offset = 0;
-  // What objects_per_master would be if T needed only 4-byte alignment, to tell the user
+  // What objects_per_master could be if T needed only 4-byte alignment, to tell the user
   // which of size and alignment keeps the master too small.
   std::size_t objects_per_master_unaligned = 0;
 };
@@ -232,10 +232,14 @@ master_slots(const geometry_request& r, std::size_t slot_size, std::size_t slot_
       first_slot_offset(header_end_for(slots), r.slab_size, g.slot_size, g.slot_align);
   g.objects_per_master = master_slots(r, g.slot_size, g.slot_align, slots, &g.master_state_offset,
                                       &g.cached_area_offset, &g.master_slots_offset);
-  // The same master with 4-byte slot alignment, to word the "master too small" message.
+  // The same master with 4-byte slot alignment, to word the "master too small" message. The
+  // size alone would not do: sizeof(T) is a multiple of alignof(T), so it already carries the
+  // padding the alignment forces, and the count would come out the same. The data of such a T
+  // may be as small as sizeof(T) - alignof(T) + 1 bytes: if that fits twice, blame alignment.
+  const std::size_t smallest_data = r.object_size - r.object_align + 1;
   std::size_t unused[3] = {};
   g.objects_per_master_unaligned =
-      master_slots(r, align_up(max_of(r.object_size, r.min_slot_size), alignof(std::uint32_t)),
+      master_slots(r, align_up(max_of(smallest_data, r.min_slot_size), alignof(std::uint32_t)),
                    alignof(std::uint32_t), slots, &unused[0], &unused[1], &unused[2]);
   return g;
 }

@@ -288,7 +288,7 @@ template <class G>
   {
     return allocation{slab_error::out_of_memory};
   }
-  take_result result;
+  take_result result = take_result::corrupted;
   void* const slot = take_slot(s, g, result);
   if (result != take_result::taken) [[unlikely]]
   {

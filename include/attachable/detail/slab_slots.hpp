@@ -101,7 +101,7 @@ inline constexpr std::size_t slot_word_alignment = 4;
 // A free slot's first word: the next free slot's index. Context: the slot is open to the tools.
 [[nodiscard]] inline std::uint32_t next_free(const void* slot) noexcept
 {
-  std::uint32_t index;
+  std::uint32_t index = 0;
   __builtin_memcpy(&index, slot_word(slot), sizeof index);
   return index;
 }
@@ -125,7 +125,7 @@ inline constexpr std::size_t tag_offset = sizeof(std::uint32_t);
 
 [[nodiscard]] inline std::uint32_t read_tag(const void* slot) noexcept
 {
-  std::uint32_t tag;
+  std::uint32_t tag = 0;
   __builtin_memcpy(&tag, slot_word(static_cast<const std::byte*>(slot) + tag_offset), sizeof tag);
   return tag;
 }
@@ -235,7 +235,7 @@ template <class G>
   std::uint32_t index = s->free_head;
   const std::uint32_t bump = relaxed(s->bump);
   std::uint32_t* const bits = bitmap_of(s);
-  std::byte* slot;
+  std::byte* slot = nullptr;
   // One unsigned comparison both finds an empty free list (no_slot is above every index) and
   // validates a link before use: following a corrupted link would hand out a live slot or
   // write outside the slab.

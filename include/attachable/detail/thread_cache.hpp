@@ -42,12 +42,12 @@ struct thread_caching
   using cache = thread_cache<limit>;
 
   // Constant-initialised and trivially destructible, so that reaching it costs no guard.
-  static inline thread_local constinit cache tls{};
+  static inline thread_local constinit cache tls_{};
 
   // Set once the thread's exit flush has run. A box that a later thread-local destructor frees
   // must not bind the thread again: nothing would unbind it, and the cache's memory goes away
   // with the thread while the hierarchy's list still points to it.
-  static inline thread_local constinit bool exited = false;
+  static inline thread_local constinit bool exited_ = false;
 
   // Flushes the thread's cache when the thread exits; armed when the thread binds.
   struct exit_flush
@@ -58,16 +58,16 @@ struct thread_caching
     exit_flush& operator=(const exit_flush&) = delete;
     ~exit_flush()
     {
-      cached::unbind(&tls.head);
-      exited = true;
+      cached::unbind(&tls_.head);
+      exited_ = true;
     }
   };
-  static inline thread_local exit_flush tls_exit{};
+  static inline thread_local exit_flush tls_exit_{};
 
   // Pops an object if the calling thread's cache is bound to `m` and not empty.
   ATTACHABLE_ALWAYS_INLINE static bool try_pop(state* m, void*& slot) noexcept
   {
-    cache& c = tls;
+    cache& c = tls_;
     const std::uint32_t n = c.head.count;
     if (c.head.bound == m && n != 0) [[likely]]
     {
@@ -121,7 +121,7 @@ struct thread_caching
   ATTACHABLE_ALWAYS_INLINE static void free(void* slot) noexcept
   {
     void* const m = relaxed(slab_of<Type::slab_size>(slot)->owner);
-    cache& c = tls;
+    cache& c = tls_;
     const std::uint32_t n = c.head.count;
     if (c.head.bound == m && n != limit) [[likely]]
     {
@@ -140,7 +140,7 @@ struct thread_caching
 
   [[nodiscard]] ATTACHABLE_NOINLINE static allocation allocate_slow(state* m) noexcept
   {
-    cache& c = tls;
+    cache& c = tls_;
     if (c.head.bound == nullptr)
     {
       bind(m);
@@ -163,7 +163,7 @@ struct thread_caching
   ATTACHABLE_NOINLINE static void free_slow(void* slot) noexcept
   {
     state* const m = core::state_of(slab_of<Type::slab_size>(slot));
-    cache& c = tls;
+    cache& c = tls_;
     if (c.head.bound == nullptr)
     {
       bind(m);
@@ -192,19 +192,19 @@ struct thread_caching
 
   static void bind(state* m) noexcept
   {
-    if (exited)
+    if (exited_)
     {
       return; // the thread is exiting: its frees and allocations take the locked path
     }
-    tls_exit.armed = true; // registers the exit flush for this thread
-    (void)cached::bind(m, &tls.head);
+    tls_exit_.armed = true; // registers the exit flush for this thread
+    (void)cached::bind(m, &tls_.head);
   }
 
   // Gives the calling thread's cached objects of `m` back and unbinds it.
   // Returns: how many objects went back.
   static std::size_t drain(state* m) noexcept
   {
-    return tls.head.bound == m ? cached::unbind(&tls.head) : 0;
+    return tls_.head.bound == m ? cached::unbind(&tls_.head) : 0;
   }
 };
 
