@@ -236,7 +236,8 @@ protected:
     const std::size_t index = class_index(bytes, alignment);
     if (index < size_class_count) [[likely]]
     {
-      slab_error failure; // written on every path that returns null
+      // Overwritten on every path that returns null; the value only keeps the read defined.
+      slab_error failure = slab_error::out_of_memory;
       void* const block = detail::allocate_in_resource_class[index](caches_, failure);
       if (block == nullptr) [[unlikely]]
       {
