@@ -74,15 +74,16 @@ struct raw_pointers
     return s;
   }
 
-  // Returns: whether `s` is still the slab of `m` that find_slab saw. A slab returned meanwhile
-  // may be memory the tools consider undefined again, so they are asked first, as in find_slab.
+  // Returns: whether `s` is still a slab of `m`, as find_slab saw it. A slab returned meanwhile
+  // has lost its magic, and may be memory the tools consider undefined again, so they are asked
+  // first, as in find_slab. The identity needs no second look: only m's own growth formats a
+  // slab that names m, and it writes m's identity.
   // Context: m's lock held.
-  [[nodiscard]] static bool still_owned(const slab* s, const state* m,
-                                        const void* identity) noexcept
+  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static bool still_owned(const slab* s,
+                                                                 const state* m) noexcept
   {
     return tool_may_read(s, sizeof s->magic + sizeof s->identity + sizeof s->owner) &&
-           relaxed(s->magic) == magic_for(s) && relaxed(s->identity) == identity &&
-           relaxed(s->owner) == m;
+           relaxed(s->magic) == magic_for(s) && relaxed(s->owner) == m;
   }
 
   // Returns: why a slot of `s` is not the user's, or nothing if it is.
@@ -115,20 +116,36 @@ struct raw_pointers
     }
     state* const m = core::state_of(s);
     m->lock.lock();
-    if (!still_owned(s, m, identity)) [[unlikely]]
+    // The slot's bit is tested once, by put_counted, which changes nothing for a free slot.
+    if (!still_owned(s, m) || index >= used_slots(s)) [[unlikely]]
     {
       m->lock.unlock();
       return slab_error::invalid_pointer;
     }
-    if (const result<void> taken = check_taken(s, index, pointer, false); !taken) [[unlikely]]
+    if (!put_moves_slab(s)) [[likely]]
     {
+      const put_result put = put_counted(m->core, s, pointer, g, links);
       m->lock.unlock();
-      return taken;
+      return put == put_result::double_free ? result<void>{slab_error::double_free}
+                                            : result<void>{};
     }
-    if (put_counted(m->core, s, pointer, g, links) == put_result::kept) [[likely]]
+    return put_and_settle(m, s, pointer);
+  }
+
+  // The rest of deallocate when the put may move the slab between lists or release it: out of
+  // line, so that the common path keeps nothing in registers across a call.
+  // Context: m's lock held on entry, NOT held on return.
+  [[nodiscard]] ATTACHABLE_NOINLINE static result<void> put_and_settle(state* m, slab* s,
+                                                                       void* pointer) noexcept
+  {
+    const put_result put =
+        put_counted(m->core, s, pointer, runtime_slots<SlabSize>{&m->core.descriptor()},
+                    core::links(m));
+    if (put != put_result::emptied)
     {
       m->lock.unlock();
-      return {};
+      return put == put_result::double_free ? result<void>{slab_error::double_free}
+                                            : result<void>{};
     }
     core::unlock_and_settle(m, core::on_emptied(m, s));
     return {};
@@ -157,7 +174,7 @@ struct raw_pointers
     state* const m = core::state_of(s);
     m->lock.lock();
     result<void> verdict = slab_error::invalid_pointer;
-    if (still_owned(s, m, identity))
+    if (still_owned(s, m))
     {
       verdict = check_taken(s, index, pointer, g.tagged());
     }
@@ -214,7 +231,7 @@ struct raw_pointers
         held = m;
         m->lock.lock();
       }
-      if (!still_owned(s, m, identity))
+      if (!still_owned(s, m))
       {
         note(slab_error::invalid_pointer);
         continue;

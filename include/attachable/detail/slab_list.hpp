@@ -310,6 +310,13 @@ template <class G>
   return allocation{slot};
 }
 
+// Whether putting a slot back into `s` may move it between lists or release it: `s` is full,
+// or this is its last taken slot. Otherwise a put only changes counts.
+[[nodiscard]] ATTACHABLE_ALWAYS_INLINE bool put_moves_slab(const slab* s) noexcept
+{
+  return s->full != 0 || s->live <= 1;
+}
+
 // Puts back a slot of `s`.
 // Returns: kept; emptied when `s` is a slave, or a master with no handle left, that has just
 // become empty and needs the empty-slab policy; double_free with nothing changed.
