@@ -378,3 +378,85 @@ TEMPLATE_TEST_CASE("after the last handle a box's double free still reports and 
   anchor.reset();
   CHECK(blocks_out() == before);
 }
+
+// A live object is taken for a free one only if bytes 4 to 7 hold exactly its tag, so the tag
+// must never be what live data commonly holds there. The old tag (address ^ a constant) was 0,
+// the value of any zero-initialised field, for every slot whose address ended in 0xA77AC4B0: a
+// legitimate first free was refused as a double free. This walks every 16-byte-aligned low
+// address pattern of the 24 bits the tag uses, under several top bytes.
+TEST_CASE("no slot address gives a tag that zero, -1 or a pointer to the slot itself can match",
+          "[double_free][tag]")
+{
+  std::size_t clashes = 0;
+  for (const std::uintptr_t high : {std::uintptr_t{0}, std::uintptr_t{0x2000'0000},
+                                    std::uintptr_t{0xA500'0000}, std::uintptr_t{0xA700'0000}})
+  {
+    for (std::uintptr_t low = 0; low < (std::uintptr_t{1} << 24); low += 16)
+    {
+      const std::uintptr_t address = high | low;
+      const auto* const slot = reinterpret_cast<const void*>(address);
+      const std::uint32_t tag = attachable::detail::free_tag(slot);
+      for (const std::uint32_t held : {tag, tag ^ attachable::detail::cached_tag_bit})
+      {
+        const auto self = static_cast<std::uint32_t>(address);
+        if (held == 0 || held == ~std::uint32_t{0} || held == self || held == self + 16 ||
+            held < 0x0100'0000 || held >= 0xFF00'0000)
+        {
+          ++clashes;
+        }
+      }
+    }
+  }
+  CHECK(clashes == 0);
+  // The address the old tag clashed at.
+  CHECK(attachable::detail::free_tag(reinterpret_cast<const void*>(std::uintptr_t{0xA77A'C4B0})) !=
+        0);
+}
+
+// The same from a user's side: objects whose bytes 4 to 7 hold zero, -1 or their own address's
+// low half, as zero-initialised structs, sentinels and intrusive self-links do, are freed as
+// usual: by box, deallocate and deallocate_bulk, with no report.
+TEMPLATE_TEST_CASE("live objects holding zero, -1 or their own address are freed without a report",
+                   "[double_free][tag]", CACHING_SETUPS)
+{
+  const scope checks;
+  using cache_type = typename TestType::cache;
+  cache_type cache;
+  auto keep = cache.alloc();
+  REQUIRE(keep);
+  for (const int pattern : {0, 1, 2})
+  {
+    std::vector<typename cache_type::box> boxes;
+    for (std::size_t i = 0; i < 600; ++i)
+    {
+      auto made = cache.alloc();
+      REQUIRE(made);
+      item* const object = made->get();
+      std::uint32_t word = 0;
+      if (pattern == 1)
+      {
+        word = ~std::uint32_t{0};
+      }
+      else if (pattern == 2)
+      {
+        word = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(object));
+      }
+      std::memcpy(reinterpret_cast<unsigned char*>(object) + 4, &word, sizeof word);
+      boxes.push_back(std::move(made).value());
+    }
+    const std::size_t third = boxes.size() / 3;
+    for (std::size_t i = 0; i < third; ++i)
+    {
+      item* const raw = boxes[i].release();
+      CHECK(cache_type::deallocate(raw).has_value());
+    }
+    for (std::size_t i = third; i < 2 * third; ++i)
+    {
+      void* const raw = boxes[i].release();
+      CHECK(cache_type::deallocate_bulk(&raw, 1).has_value());
+    }
+    boxes.clear();
+    CHECK(double_free_log::reports == 0);
+    expect_sound(cache, 1);
+  }
+}

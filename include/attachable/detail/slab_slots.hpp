@@ -116,9 +116,14 @@ inline void set_next_free(void* slot, std::uint32_t index) noexcept
 // `free_tag ^ 1` while it is parked in a per-thread or per-CPU cache. A free reads the tag of
 // the object it is given, a line it is about to touch anyway, so a second free is caught in
 // O(1) without the slab's bitmap; allocation clears the tag.
+//
+// A live object whose bytes 4 to 7 equal its tag is refused as a double free, so the tag must
+// not be a value that live data often holds. Its top byte is 0xA5, never the 0x00 or 0xFF of a
+// small or negative integer (so never zero), and its low 24 bits are the complement of the
+// slot's address, so never equal to the address of the slot itself (a 32-bit self-pointer).
 [[nodiscard]] inline std::uint32_t free_tag(const void* slot) noexcept
 {
-  return static_cast<std::uint32_t>(address_of(slot)) ^ 0xA77A'C4B0u;
+  return (static_cast<std::uint32_t>(address_of(slot)) & 0x00FF'FFFFu) ^ 0xA5FF'FFFFu;
 }
 inline constexpr std::uint32_t cached_tag_bit = 1;
 inline constexpr std::size_t tag_offset = sizeof(std::uint32_t);
