@@ -463,6 +463,32 @@ TEMPLATE_TEST_CASE("shrink gives the cached objects back first, then every empty
   CHECK(balance.outstanding() == 1);
 }
 
+// With a low retention, giving back the parked objects empties slaves that go back at once,
+// before the sweep looks: shrink() still counts them, so that its result is what left.
+TEMPLATE_TEST_CASE("shrink counts the slaves that its own drain empties and gives back",
+                   "[caching][shrink]", EVERY_SETUP)
+{
+  hook_balance balance{TestType::lock_depth};
+  using cache_type = typename TestType::template cache<item>;
+  cache_type cache;
+  const std::size_t keep = GENERATE(0u, 1u);
+  CAPTURE(keep);
+  cache.retain_empty_slabs(keep);
+  auto boxes = make_many(cache, cache_type::objects_per_master + 3 * cache_type::objects_per_slab);
+  boxes.clear(); // the last objects freed, the slaves' ones, stay parked
+  const slab_stats before = checked(cache);
+  REQUIRE(before.cached_objects > 0);
+  REQUIRE(before.slabs > 1);
+  const std::size_t frees = recording_hooks::counts().free_calls;
+  const std::size_t returned = cache.shrink();
+  const slab_stats after = checked(cache);
+  CHECK(after.cached_objects == 0);
+  CHECK(after.slabs == 1);
+  CHECK(returned == before.slabs - after.slabs);
+  CHECK(recording_hooks::counts().free_calls - frees == returned);
+  CHECK(cache.shrink() == 0);
+}
+
 TEMPLATE_TEST_CASE("a reserve floor holds through frees, drain and shrink with caching",
                    "[caching][reserve]", EVERY_SETUP)
 {

@@ -46,8 +46,8 @@
 //   - Each free list holds exactly the free slots below bump, without a cycle.
 //   - At most `retain` (default 1) empty slaves are kept, unless reserve() asked for more.
 //   - Counters: taken slots == the sum of live counts; hook_allocs - hook_frees == slabs.
-//   - The hierarchy is returned when handles, taken slots, bound threads and slabs in flight
-//     all reach zero, in whichever order.
+//   - The hierarchy is returned when handles, taken slots, bound threads, slabs in flight and
+//     pending source calls all reach zero, in whichever order.
 #ifndef ATTACHABLE_SLAB_CACHE_HPP
 #define ATTACHABLE_SLAB_CACHE_HPP
 
@@ -239,7 +239,8 @@ public:
 
   /// Takes up to `n` raw slots into `out`, straight from the slabs, growing as needed.
   /// Returns: how many it took; it stops at the first failure (out_of_memory and the like).
-  /// Context: as for allocate(); takes the lock once per slab it draws from.
+  /// Context: as for allocate(); takes the lock once for the slots already free, and a few
+  /// times more for each slab it has to add.
   [[nodiscard]] std::size_t allocate_bulk(void** out, std::size_t n) noexcept
   {
     result<state*> m = master();
@@ -259,9 +260,13 @@ public:
 
   /// Makes capacity at least `objects`, and keeps it: slabs are never released below that
   /// capacity afterwards, so real-time code can reserve up front and never reach the source
-  /// later. A later call replaces the floor (a smaller value lowers it).
-  /// Returns: nothing on success; out_of_memory (the source ran dry, or max_slabs) or
-  /// alignment_mismatch, in which case the slabs already obtained are kept.
+  /// later. A later call replaces the floor (a smaller value lowers it). With per_thread or
+  /// per_cpu, free objects parked in other threads' or CPUs' caches fill part of that
+  /// capacity and this thread cannot reach them: to never reach the source, reserve what the
+  /// users hold at most plus what the caches may park (up to 64 objects per thread or CPU).
+  /// Returns: nothing on success; out_of_memory (the source ran dry, or max_slabs),
+  /// alignment_mismatch, or fatal_error (the source handed out a block that is still a live
+  /// slab), in which case the slabs already obtained are kept.
   /// Context: takes the lock; calls the slab source (without it) once per slab added.
   /// Complexity: O(slabs added).
   [[nodiscard]] result<void> reserve(std::size_t objects) noexcept
@@ -274,9 +279,12 @@ public:
     return control::reserve(*m, objects);
   }
 
-  /// Returns every empty slave above the reserved capacity to the source, after giving back
-  /// the objects cached by the calling thread (per_thread) or by every CPU (per_cpu).
-  /// Returns: how many slabs were returned; 0 for a cache with no master (no source call).
+  /// Returns every empty slave above the reserved capacity to the source, whatever
+  /// retain_empty_slabs() says, after giving back the objects cached by the calling thread
+  /// (per_thread) or by every CPU (per_cpu).
+  /// Returns: how many slabs went back to the source while it ran, the ones that giving back
+  /// the cached objects emptied included (and, if other threads free concurrently, the ones
+  /// their frees released); 0 for a cache with no master (no source call).
   /// Context: takes the lock; calls the slab source (without it) once per slab returned.
   /// Complexity: O(empty slaves), plus O(CPUs) with per_cpu.
   std::size_t shrink() noexcept
@@ -286,8 +294,12 @@ public:
     {
       return 0;
     }
+    // The drain may empty slaves that the retention rule returns at once, so the count is
+    // taken from the hierarchy's release counter rather than from the sweep alone.
+    const std::size_t before = control::slabs_released(m);
     type::drain(m);
-    return control::shrink(m);
+    (void)control::shrink(m);
+    return control::slabs_released(m) - before;
   }
 
   /// Gives the calling thread's (per_thread) or CPU's (per_cpu) cached objects back to their
@@ -301,8 +313,9 @@ public:
   }
 
   /// Sets how many empty slaves the cache keeps instead of returning them (default 1); the
-  /// reserve floor still wins. Empty slaves already kept above the new value go back on
-  /// shrink(). Creates the master if the cache has none (if that fails, nothing changes).
+  /// reserve floor still wins. Empty slaves already kept above the new value stay until
+  /// shrink(), which returns every empty slave above the reserve, the retained ones too.
+  /// Creates the master if the cache has none (if that fails, nothing changes).
   /// Context: takes the lock.
   void retain_empty_slabs(std::size_t slabs) noexcept
   {
@@ -335,7 +348,10 @@ public:
 
   /// Calls `f(T&)` for every object the users own (boxes, raw slots, released objects; not
   /// the free objects parked in caches). For debugging: `f` runs under the lock and must not
-  /// call into this cache.
+  /// call into this cache. With per_thread or per_cpu, a free that parks an object in a cache
+  /// takes no lock, so the walk reads the tags of objects other threads may be freeing at that
+  /// moment: call it while no other thread uses the cache (a data race otherwise, which
+  /// ThreadSanitizer reports), or on a cache without caching.
   /// Context: takes the lock. Complexity: O(slabs x slots).
   template <class F>
   void for_each_live(F&& f) const

@@ -95,6 +95,17 @@ struct cache_control
     return count;
   }
 
+  // Returns: how many slabs the hierarchy has detached to give back since it was created (a
+  // count that only grows: hook_allocs - slabs).
+  // Context: takes the lock.
+  [[nodiscard]] static std::size_t slabs_released(state* m) noexcept
+  {
+    m->lock.lock();
+    const std::size_t released = m->core.hook_allocs - m->core.slabs;
+    m->lock.unlock();
+    return released;
+  }
+
   // Context: takes the lock.
   static void retain_empty_slabs(state* m, std::size_t slabs) noexcept
   {
