@@ -52,7 +52,9 @@
 #endif
 
 /// 1 to tell Valgrind's memcheck about every slot (needs <valgrind/memcheck.h>, a hosted
-/// header, so it is opt-in). Off by default.
+/// header, so it is opt-in). Off by default: without it, memcheck sees whole slabs as the
+/// hook's memory and finds no use after free or leak of a single object. Build the program
+/// under test with -DATTACHABLE_VALGRIND=1 to have memcheck check objects one by one.
 #ifndef ATTACHABLE_VALGRIND
 #define ATTACHABLE_VALGRIND 0
 #endif
@@ -64,10 +66,17 @@
 #define ATTACHABLE_SLAB_DEBUG 0
 #endif
 
+/// The byte debug mode fills freed slots with. It must be a plain integer literal from 0 to
+/// 255, such as 0xAB, without parentheses or arithmetic: it becomes part of the name of the
+/// library's inline namespace, so that units built with different patterns never share a slab.
 #ifndef ATTACHABLE_FREE_PATTERN
 #define ATTACHABLE_FREE_PATTERN 0xDB
 #endif
 
+/// The ATTACHABLE_REPORT_* macros below may be called with the cache's lock held (and, with
+/// per_cpu, a CPU cache's lock): they may log, count, return or panic, but must not call into
+/// the same cache, which would take its lock again.
+///
 /// Called in debug mode when a freed slot was written after its free, with the slot's
 /// address. It may return: the allocation then fails with slab_error::fatal_error and the
 /// slab's free list is dropped. The default panics.
@@ -147,6 +156,9 @@
 #endif
 #if ATTACHABLE_VALGRIND != 0 && ATTACHABLE_VALGRIND != 1
 #error "ATTACHABLE_VALGRIND must be 0 or 1"
+#endif
+#if ATTACHABLE_SLAB_DEBUG && (ATTACHABLE_FREE_PATTERN < 0 || ATTACHABLE_FREE_PATTERN > 255)
+#error "ATTACHABLE_FREE_PATTERN must be a plain integer literal from 0 to 255, such as 0xAB"
 #endif
 
 // Every setting that changes a slab's layout or protocol names the inline namespace that holds

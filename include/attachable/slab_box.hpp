@@ -60,7 +60,12 @@ public:
   /// Context: any thread; takes the cache's lock if the box holds an object (with caching,
   /// only to flush); may call the slab source (a slave slab emptied, or the last reference to
   /// the hierarchy gone). A slot that was already freed by another path is left alone and
-  /// reported through ATTACHABLE_REPORT_DOUBLE_FREE.
+  /// reported through ATTACHABLE_REPORT_DOUBLE_FREE, as long as it is still free: a slot that
+  /// was handed out again meanwhile belongs to its new owner, and this box frees it from under
+  /// that owner (no allocator can tell the two apart). With per_thread or per_cpu the check is
+  /// the object's tag: if a write after free erased it, the second free parks the slot again,
+  /// and it is reported only if its batch goes back to the slab before both copies are handed
+  /// out (ASan and Valgrind catch the write itself).
   ATTACHABLE_ALWAYS_INLINE ~slab_box() { reset(); }
 
   /// Adopts `object`, a live slot of a cache of this exact type that nothing else owns

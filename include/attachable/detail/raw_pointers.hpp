@@ -138,9 +138,8 @@ struct raw_pointers
   [[nodiscard]] ATTACHABLE_NOINLINE static result<void> put_and_settle(state* m, slab* s,
                                                                        void* pointer) noexcept
   {
-    const put_result put =
-        put_counted(m->core, s, pointer, runtime_slots<SlabSize>{&m->core.descriptor()},
-                    core::links(m));
+    const put_result put = put_counted(
+        m->core, s, pointer, runtime_slots<SlabSize>{&m->core.descriptor()}, core::links(m));
     if (put != put_result::emptied)
     {
       m->lock.unlock();
@@ -279,8 +278,8 @@ struct raw_pointers
   }
 
   // Takes up to `n` slots, growing as needed; stops at the first failure.
-  // Returns: how many it took. Context: takes the lock once per slab it fills from, calls the
-  // source without it.
+  // Returns: how many it took. Context: takes the lock once for every slot the slabs already
+  // have free, and a few times more for each slab it adds; calls the source without it.
   template <class G>
   static std::size_t allocate_bulk(state* m, void** out, std::size_t n, G g,
                                    std::size_t links) noexcept
