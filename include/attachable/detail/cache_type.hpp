@@ -295,7 +295,7 @@ struct cache_type
     }
     else if constexpr (inline_fast_path)
     {
-      return raw::deallocate(pointer, identity, fixed{}, links);
+      return raw::deallocate(pointer, identity, fixed{});
     }
     else
     {

@@ -106,7 +106,7 @@ struct raw_pointers
   // Context: any; takes the lock of the hierarchy the slot's header names; may call the source.
   template <class G>
   [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static result<void>
-  deallocate(void* pointer, const void* identity, G g, std::size_t links) noexcept
+  deallocate(void* pointer, const void* identity, G g) noexcept
   {
     std::uint32_t index = 0;
     slab* const s = find_slab(pointer, identity, g, index);
@@ -124,10 +124,9 @@ struct raw_pointers
     }
     if (!put_moves_slab(s)) [[likely]]
     {
-      const put_result put = put_counted(m->core, s, pointer, g, links);
+      const bool freed = put_in_place(m->core, s, pointer, g);
       m->lock.unlock();
-      return put == put_result::double_free ? result<void>{slab_error::double_free}
-                                            : result<void>{};
+      return freed ? result<void>{} : result<void>{slab_error::double_free};
     }
     return put_and_settle(m, s, pointer);
   }
@@ -155,7 +154,7 @@ struct raw_pointers
   deallocate_any(void* pointer, const cache_identity* identity) noexcept
   {
     const cache_descriptor* const d = identity->descriptor;
-    return deallocate(pointer, identity, runtime_slots<SlabSize>{d}, d->links_offset);
+    return deallocate(pointer, identity, runtime_slots<SlabSize>{d});
   }
 
   // Returns: nothing if `pointer` is a slot of this cache type that the user owns.

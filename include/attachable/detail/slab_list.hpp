@@ -311,10 +311,26 @@ template <class G>
 }
 
 // Whether putting a slot back into `s` may move it between lists or release it: `s` is full,
-// or this is its last taken slot. Otherwise a put only changes counts.
+// or this is its last taken slot. Otherwise a put only changes counts (put_in_place).
 [[nodiscard]] ATTACHABLE_ALWAYS_INLINE bool put_moves_slab(const slab* s) noexcept
 {
   return s->full != 0 || s->live <= 1;
+}
+
+// put_counted for a slab that put_moves_slab() said stays where it is: the same counts, with
+// no second look at the list state, which the slot's write would make the compiler reload.
+// Returns: false, changing nothing, if the slot was already free.
+template <class G>
+[[nodiscard]] ATTACHABLE_ALWAYS_INLINE bool put_in_place(master_core& m, slab* s, void* slot,
+                                                         G g) noexcept
+{
+  if (!put_slot(s, slot, g)) [[unlikely]]
+  {
+    return false;
+  }
+  ++m.headroom;
+  --s->live;
+  return true;
 }
 
 // Puts back a slot of `s`.
