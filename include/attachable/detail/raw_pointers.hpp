@@ -74,16 +74,18 @@ struct raw_pointers
     return s;
   }
 
-  // Returns: whether `s` is still a slab of `m`, as find_slab saw it. A slab returned meanwhile
-  // has lost its magic, and may be memory the tools consider undefined again, so they are asked
-  // first, as in find_slab. The identity needs no second look: only m's own growth formats a
-  // slab that names m, and it writes m's identity.
+  // Returns: whether `s` is still a slab of `m` with the identity find_slab saw. A slab
+  // returned meanwhile has lost its magic, and may be memory the tools consider undefined
+  // again, so they are asked first, as in find_slab. The identity needs a second look too:
+  // find_slab read it before the owner, so a slab reformatted in between by a hierarchy of
+  // another type of the same geometry names that hierarchy, which `m` then is.
   // Context: m's lock held.
-  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static bool still_owned(const slab* s,
-                                                                 const state* m) noexcept
+  [[nodiscard]] ATTACHABLE_ALWAYS_INLINE static bool still_owned(const slab* s, const state* m,
+                                                                 const void* identity) noexcept
   {
     return tool_may_read(s, sizeof s->magic + sizeof s->identity + sizeof s->owner) &&
-           relaxed(s->magic) == magic_for(s) && relaxed(s->owner) == m;
+           relaxed(s->magic) == magic_for(s) && relaxed(s->identity) == identity &&
+           relaxed(s->owner) == m;
   }
 
   // Returns: why a slot of `s` is not the user's, or nothing if it is.
@@ -117,7 +119,7 @@ struct raw_pointers
     state* const m = core::state_of(s);
     m->lock.lock();
     // The slot's bit is tested once, by put_counted, which changes nothing for a free slot.
-    if (!still_owned(s, m) || index >= used_slots(s)) [[unlikely]]
+    if (!still_owned(s, m, identity) || index >= used_slots(s)) [[unlikely]]
     {
       m->lock.unlock();
       return slab_error::invalid_pointer;
@@ -172,7 +174,7 @@ struct raw_pointers
     state* const m = core::state_of(s);
     m->lock.lock();
     result<void> verdict = slab_error::invalid_pointer;
-    if (still_owned(s, m))
+    if (still_owned(s, m, identity))
     {
       verdict = check_taken(s, index, pointer, g.tagged());
     }
@@ -229,7 +231,7 @@ struct raw_pointers
         held = m;
         m->lock.lock();
       }
-      if (!still_owned(s, m))
+      if (!still_owned(s, m, identity))
       {
         note(slab_error::invalid_pointer);
         continue;
