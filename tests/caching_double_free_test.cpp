@@ -22,6 +22,7 @@ inline void record(void* pointer) noexcept
 #define ATTACHABLE_REPORT_DOUBLE_FREE(pointer) (double_free_log::record(pointer))
 
 #include "catch.hpp"
+#include "test_cpus.hpp"
 
 #include <attachable/slab.hpp>
 
@@ -88,31 +89,8 @@ using attachable::slab_cache;
 using attachable::slab_error;
 using attachable::spin_lock;
 
-struct test_cpus
-{
-  static constexpr std::size_t count = 4;
-  static inline thread_local std::size_t index = 0;
-  [[nodiscard]] static std::size_t current() noexcept { return index; }
-  struct pin
-  {
-    pin() noexcept {} // NOLINT(modernize-use-equals-default): user-provided, as a real pin is
-    pin(const pin&) = delete;
-    pin& operator=(const pin&) = delete;
-    ~pin() = default;
-  };
-};
-
-class on_cpu
-{
-public:
-  explicit on_cpu(std::size_t cpu) noexcept : saved_(test_cpus::index) { test_cpus::index = cpu; }
-  on_cpu(const on_cpu&) = delete;
-  on_cpu& operator=(const on_cpu&) = delete;
-  ~on_cpu() { test_cpus::index = saved_; }
-
-private:
-  std::size_t saved_;
-};
+using test_support::on_cpu;
+using test_support::test_cpus;
 
 // 16 bytes: the tag that marks a free slot lies inside the object.
 struct item

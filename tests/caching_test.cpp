@@ -10,6 +10,7 @@
 #include "instance_tracker.hpp"
 #include "recording_hooks.hpp"
 #include "recording_lock.hpp"
+#include "test_cpus.hpp"
 
 #include <attachable/slab.hpp>
 
@@ -39,35 +40,8 @@ using test_support::recording_lock;
 namespace
 {
 
-// Four CPUs; the calling thread "runs on" the CPU in `index`, which a test switches with
-// on_cpu. One thread at a time here, so pinning has nothing to do.
-struct test_cpus
-{
-  static constexpr std::size_t count = 4;
-  static inline thread_local std::size_t index = 0;
-  [[nodiscard]] static std::size_t current() noexcept { return index; }
-  struct pin
-  {
-    pin() noexcept {} // NOLINT(modernize-use-equals-default): user-provided, as a real pin is
-    pin(const pin&) = delete;
-    pin& operator=(const pin&) = delete;
-    ~pin() = default;
-  };
-};
-static_assert(attachable::cpu_topology<test_cpus>);
-
-// Moves the calling thread to another CPU for a scope.
-class on_cpu
-{
-public:
-  explicit on_cpu(std::size_t cpu) noexcept : saved_(test_cpus::index) { test_cpus::index = cpu; }
-  on_cpu(const on_cpu&) = delete;
-  on_cpu& operator=(const on_cpu&) = delete;
-  ~on_cpu() { test_cpus::index = saved_; }
-
-private:
-  std::size_t saved_;
-};
+using test_support::on_cpu;
+using test_support::test_cpus;
 
 // One lock and one caching option; `cache<T>` is the cache type the tests use.
 template <class Lock, class Caching>

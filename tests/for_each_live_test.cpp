@@ -7,6 +7,7 @@
 // ATTACHABLE_MODEL_OPS=<n> scales the run down (the valgrind leg sets it), as for model_test.
 #include "catch.hpp"
 #include "hook_balance.hpp"
+#include "model_support.hpp"
 
 #include <attachable/slab.hpp>
 
@@ -25,45 +26,15 @@
 namespace
 {
 
+using test_support::environment_nonzero;
+using test_support::random_source;
+
 constexpr std::uint64_t default_seed = 0xF0E4'C41F'11E5'2024ULL;
 // model_test's default operation count; this run takes a hundredth of it, since every step
 // walks every slot.
 constexpr std::uint64_t default_ops = 1'000'000;
 constexpr std::uint64_t ops_divisor = 100;
 constexpr std::size_t min_steps = 1000;
-
-std::uint64_t mix(std::uint64_t value) noexcept
-{
-  value += 0x9E37'79B9'7F4A'7C15ULL;
-  value = (value ^ (value >> 30)) * 0xBF58'476D'1CE4'E5B9ULL;
-  value = (value ^ (value >> 27)) * 0x94D0'49BB'1331'11EBULL;
-  return value ^ (value >> 31);
-}
-
-std::uint64_t environment_number(const char* name, std::uint64_t fallback)
-{
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0')
-  {
-    return fallback;
-  }
-  char* end = nullptr;
-  const unsigned long long value = std::strtoull(text, &end, 0);
-  return *end == '\0' && value != 0 ? static_cast<std::uint64_t>(value) : fallback;
-}
-
-class random_source
-{
-public:
-  explicit random_source(std::uint64_t seed) noexcept : state_(seed) {}
-  std::size_t below(std::size_t bound) noexcept
-  {
-    return bound != 0 ? static_cast<std::size_t>(mix(state_++) % bound) : 0;
-  }
-
-private:
-  std::uint64_t state_;
-};
 
 struct item
 {
@@ -315,8 +286,8 @@ TEMPLATE_TEST_CASE("for_each_live visits exactly the objects the users own, afte
                    cpu_cached_cache)
 {
   const test_support::hook_balance balance;
-  const std::uint64_t seed = environment_number("ATTACHABLE_MODEL_SEED", default_seed);
-  const std::uint64_t ops = environment_number("ATTACHABLE_MODEL_OPS", default_ops);
+  const std::uint64_t seed = environment_nonzero("ATTACHABLE_MODEL_SEED", default_seed);
+  const std::uint64_t ops = environment_nonzero("ATTACHABLE_MODEL_OPS", default_ops);
   // At least enough steps to reach a few dozen live objects, however far the run is scaled down.
   const std::size_t steps = std::max(min_steps, static_cast<std::size_t>(ops / ops_divisor));
   INFO("replay with ATTACHABLE_MODEL_SEED=" << seed << " ATTACHABLE_MODEL_OPS=" << ops);

@@ -19,7 +19,9 @@
 // ATTACHABLE_MODEL_SEED=<n> replays a run; a failing run prints the seed.
 // ATTACHABLE_MODEL_OPS=<n> sets the total operation count (the Valgrind leg lowers it).
 #include "catch.hpp"
+#include "model_support.hpp"
 #include "recording_hooks.hpp"
+#include "test_cpus.hpp"
 
 #include <attachable/slab.hpp>
 
@@ -45,103 +47,16 @@ using attachable::per_cpu;
 using attachable::per_thread;
 using attachable::slab_error;
 using attachable::spin_lock;
+using test_support::blob;
+using test_support::environment_nonzero;
+using test_support::mix;
+using test_support::random_source;
 using test_support::recording_hooks;
+using test_support::test_cpus;
 
 constexpr std::uint64_t default_seed = 0xCAC4'E5EE'D0C4'C4EDULL;
 constexpr std::size_t default_ops = 160'000;
 constexpr unsigned fault_percent = 20;
-
-std::uint64_t mix(std::uint64_t value) noexcept
-{
-  value += 0x9E37'79B9'7F4A'7C15ULL;
-  value = (value ^ (value >> 30)) * 0xBF58'476D'1CE4'E5B9ULL;
-  value = (value ^ (value >> 27)) * 0x94D0'49BB'1331'11EBULL;
-  return value ^ (value >> 31);
-}
-
-std::uint64_t environment_number(const char* name, std::uint64_t fallback)
-{
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0')
-  {
-    return fallback;
-  }
-  char* end = nullptr;
-  const unsigned long long value = std::strtoull(text, &end, 0);
-  return *end == '\0' && value != 0 ? static_cast<std::uint64_t>(value) : fallback;
-}
-
-class random_source
-{
-public:
-  explicit random_source(std::uint64_t seed) noexcept : state_(seed) {}
-  std::uint64_t next() noexcept { return mix(state_++); }
-  std::size_t below(std::size_t bound) noexcept
-  {
-    return bound != 0 ? static_cast<std::size_t>(next() % bound) : 0;
-  }
-
-private:
-  std::uint64_t state_;
-};
-
-// Four CPUs; the run moves the (only) thread between them.
-struct model_cpus
-{
-  static constexpr std::size_t count = 4;
-  static inline std::size_t index = 0;
-  [[nodiscard]] static std::size_t current() noexcept { return index; }
-  struct pin
-  {
-    pin() noexcept {} // NOLINT(modernize-use-equals-default): user-provided, as a real pin is
-    pin(const pin&) = delete;
-    pin& operator=(const pin&) = delete;
-    ~pin() = default;
-  };
-};
-
-// Every byte derived from an id: a slot shared by two owners, or a link or tag written into a
-// live object, shows up as a wrong byte.
-template <std::size_t Size, std::size_t Align>
-struct alignas(Align) blob
-{
-  blob() = default;
-  explicit blob(std::uint64_t id) noexcept { fill(id); }
-  static unsigned char pattern(std::uint64_t id, std::size_t index) noexcept
-  {
-    return static_cast<unsigned char>((mix(id) >> (index % 8 * 8)) ^ (index / 8 * 0x3Bu));
-  }
-  void fill(std::uint64_t id) noexcept
-  {
-    for (std::size_t i = 0; i < Size; ++i)
-    {
-      bytes[i] = pattern(id, i);
-    }
-  }
-  [[nodiscard]] bool holds(std::uint64_t id) const noexcept
-  {
-    for (std::size_t i = 0; i < Size; ++i)
-    {
-      if (bytes[i] != pattern(id, i))
-      {
-        return false;
-      }
-    }
-    return true;
-  }
-  [[nodiscard]] bool is_zero() const noexcept
-  {
-    for (std::size_t i = 0; i < Size; ++i)
-    {
-      if (bytes[i] != 0)
-      {
-        return false;
-      }
-    }
-    return true;
-  }
-  unsigned char bytes[Size];
-};
 
 using tiny = blob<1, 1>;
 using word = blob<4, 4>;
@@ -174,7 +89,7 @@ struct config
   }
 };
 
-using cpus = per_cpu<model_cpus>;
+using cpus = per_cpu<test_cpus>;
 using model_configs = std::tuple<
     config<tiny, spin_lock, 256, per_thread>, config<record, no_lock, 256, per_thread>,
     config<word, no_lock, 4096, per_thread>, config<record, spin_lock, 4096, per_thread>,
@@ -271,7 +186,7 @@ public:
                                      max_slabs<slab_limit>>>;
   static constexpr std::size_t limit = type::cache_limit;
   static constexpr std::size_t batch = type::cache_batch;
-  static constexpr std::size_t caches = per_cpu_caching ? model_cpus::count : 1;
+  static constexpr std::size_t caches = per_cpu_caching ? test_cpus::count : 1;
   static constexpr std::size_t per_master = cache::objects_per_master;
   static constexpr std::size_t per_slave = cache::objects_per_slab;
   static constexpr std::size_t slot_bytes = type::slot_size;
@@ -292,7 +207,7 @@ public:
     recording_hooks::reset();
     baseline_ = recording_hooks::counts();
     last_ = baseline_;
-    model_cpus::index = 0;
+    test_cpus::index = 0;
     if (fault_percent_ != 0)
     {
       recording_hooks::fail_alloc_randomly(fault_percent_, random_.next());
@@ -310,7 +225,7 @@ public:
       teardown();
     }
     recording_hooks::reset();
-    model_cpus::index = 0;
+    test_cpus::index = 0;
     return failure_;
   }
 
@@ -1130,8 +1045,8 @@ private:
   void migrate()
   {
     op_ = operation::migrate;
-    cpu_ = random_.below(model_cpus::count);
-    model_cpus::index = cpu_;
+    cpu_ = random_.below(test_cpus::count);
+    test_cpus::index = cpu_;
   }
 
   // Drops every handle and object in a random order: boxes may outlive handles.
@@ -1213,13 +1128,13 @@ std::string run_model(std::uint64_t seed, std::size_t steps, unsigned alloc_faul
 
 std::uint64_t model_seed()
 {
-  return environment_number("ATTACHABLE_MODEL_SEED", default_seed);
+  return environment_nonzero("ATTACHABLE_MODEL_SEED", default_seed);
 }
 
 std::size_t model_ops()
 {
   // The plain model's default is a million operations; this one is heavier per step.
-  const std::uint64_t ops = environment_number("ATTACHABLE_MODEL_OPS", default_ops);
+  const std::uint64_t ops = environment_nonzero("ATTACHABLE_MODEL_OPS", default_ops);
   return static_cast<std::size_t>(ops < default_ops ? ops : default_ops);
 }
 

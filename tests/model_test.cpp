@@ -12,6 +12,7 @@
 // ATTACHABLE_MODEL_SEED=<n> replays a run; a failing run prints the seed to use.
 // ATTACHABLE_MODEL_OPS=<n> lowers the total operation count for sanitizer and Valgrind legs.
 #include "catch.hpp"
+#include "model_support.hpp"
 #include "recording_hooks.hpp"
 
 #include <attachable/slab.hpp>
@@ -35,6 +36,10 @@ namespace
 using attachable::no_lock;
 using attachable::slab_error;
 using attachable::spin_lock;
+using test_support::blob;
+using test_support::environment_number;
+using test_support::mix;
+using test_support::random_source;
 using test_support::recording_hooks;
 
 constexpr std::uint64_t default_seed = 0x5AB1'2024'0D15'EA5EULL;
@@ -43,26 +48,6 @@ constexpr std::size_t default_ops = 1'000'000;
 // Failing hooks make every growth a coin toss, so that run is a quarter of the length.
 constexpr std::size_t fault_run_divisor = 4;
 constexpr unsigned fault_percent = 20;
-
-std::uint64_t mix(std::uint64_t value) noexcept
-{
-  value += 0x9E37'79B9'7F4A'7C15ULL;
-  value = (value ^ (value >> 30)) * 0xBF58'476D'1CE4'E5B9ULL;
-  value = (value ^ (value >> 27)) * 0x94D0'49BB'1331'11EBULL;
-  return value ^ (value >> 31);
-}
-
-std::uint64_t environment_number(const char* name, std::uint64_t fallback)
-{
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0')
-  {
-    return fallback;
-  }
-  char* end = nullptr;
-  const unsigned long long value = std::strtoull(text, &end, 0);
-  return *end == '\0' ? static_cast<std::uint64_t>(value) : fallback;
-}
 
 std::uint64_t model_seed()
 {
@@ -74,69 +59,6 @@ std::size_t model_ops()
   const std::uint64_t ops = environment_number("ATTACHABLE_MODEL_OPS", default_ops);
   return ops != 0 ? static_cast<std::size_t>(ops) : default_ops;
 }
-
-// splitmix64: small, fast, and the same sequence with every standard library.
-class random_source
-{
-public:
-  explicit random_source(std::uint64_t seed) noexcept : state_(seed) {}
-
-  std::uint64_t next() noexcept { return mix(state_++); }
-  // Returns: a value in [0, bound), or 0 when bound is 0.
-  std::size_t below(std::size_t bound) noexcept
-  {
-    return bound != 0 ? static_cast<std::size_t>(next() % bound) : 0;
-  }
-
-private:
-  std::uint64_t state_;
-};
-
-// An object whose every byte is derived from an id, so a slot shared by two live objects, or
-// a free-list link written into a live object, shows up as a wrong byte.
-template <std::size_t Size, std::size_t Align>
-struct alignas(Align) blob
-{
-  blob() = default; // not user-provided, so alloc()'s value-initialisation zeroes the bytes
-  explicit blob(std::uint64_t id) noexcept { fill(id); }
-
-  static unsigned char pattern(std::uint64_t id, std::size_t index) noexcept
-  {
-    const std::uint64_t word = mix(id);
-    return static_cast<unsigned char>((word >> (index % 8 * 8)) ^ (index / 8 * 0x3Bu));
-  }
-  void fill(std::uint64_t id) noexcept
-  {
-    for (std::size_t i = 0; i < Size; ++i)
-    {
-      bytes[i] = pattern(id, i);
-    }
-  }
-  [[nodiscard]] bool holds(std::uint64_t id) const noexcept
-  {
-    for (std::size_t i = 0; i < Size; ++i)
-    {
-      if (bytes[i] != pattern(id, i))
-      {
-        return false;
-      }
-    }
-    return true;
-  }
-  [[nodiscard]] bool is_zero() const noexcept
-  {
-    for (std::size_t i = 0; i < Size; ++i)
-    {
-      if (bytes[i] != 0)
-      {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  unsigned char bytes[Size];
-};
 
 using tiny = blob<1, 1>; // smaller than the 32-bit free-list index, so its slot is padded
 using word = blob<4, 4>;

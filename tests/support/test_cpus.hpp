@@ -19,12 +19,30 @@ struct test_cpus
 
   [[nodiscard]] static std::size_t current() noexcept { return index; }
 
+  // User-provided and not copyable, as a real pin (one that disables preemption) is.
   struct pin
   {
+    pin() noexcept {} // NOLINT(modernize-use-equals-default): user-provided, as a real pin is
+    pin(const pin&) = delete;
+    pin& operator=(const pin&) = delete;
+    ~pin() = default;
   };
 };
 
 static_assert(attachable::cpu_topology<test_cpus>);
+
+// Moves the calling thread to another CPU for a scope.
+class on_cpu
+{
+public:
+  explicit on_cpu(std::size_t cpu) noexcept : saved_(test_cpus::index) { test_cpus::index = cpu; }
+  on_cpu(const on_cpu&) = delete;
+  on_cpu& operator=(const on_cpu&) = delete;
+  ~on_cpu() { test_cpus::index = saved_; }
+
+private:
+  std::size_t saved_;
+};
 
 } // namespace test_support
 
